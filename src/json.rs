@@ -1,0 +1,247 @@
+//! Strict readers for JSON input objects: unknown fields rejected, integers exact, every error
+//! naming its field.
+
+use serde_json::{Map, Value};
+
+use crate::error::{Result, StateError};
+
+/// The largest integer JavaScript represents exactly, `2^53 - 1`.
+pub const MAX_SAFE_INTEGER: u64 = 9_007_199_254_740_991;
+/// The deepest nesting accepted inside `data` (the JSON parsers of the readers stop at 128).
+pub const MAX_DEPTH: usize = 128;
+/// The longest accepted id (`id`, `task_id`, `agent_id`, `consumer_id`), in UTF-8 bytes.
+pub const MAX_ID_BYTES: usize = 1024;
+/// The largest accepted `data` object, as JSON text.
+pub const MAX_DATA_BYTES: usize = 32 * 1024 * 1024;
+
+/// A short description of a JSON value for error messages: its type and, for scalars, the value.
+pub fn describe(value: &Value) -> String {
+    match value {
+        Value::Null => "null".to_owned(),
+        Value::Bool(b) => format!("boolean {b}"),
+        Value::Number(n) => format!("number {n}"),
+        Value::String(s) => {
+            let short: String = s.chars().take(40).collect();
+            if short.len() < s.len() {
+                format!("string {short:?}...")
+            } else {
+                format!("string {short:?}")
+            }
+        }
+        Value::Array(_) => "an array".to_owned(),
+        Value::Object(_) => "an object".to_owned(),
+    }
+}
+
+/// A constructor for the error of one kind of input (e.g. `StateError::InvalidSnapshot`).
+pub type ErrFn = fn(String) -> StateError;
+
+/// Reads one input object: checks it is an object and has no field outside `allowed`.
+pub struct Fields<'a> {
+    map: &'a Map<String, Value>,
+    what: &'a str,
+    err: ErrFn,
+}
+
+impl<'a> Fields<'a> {
+    /// `what` names the object in messages (e.g. `"snapshot"`); `err` builds the error.
+    pub fn new(value: &'a Value, what: &'a str, allowed: &[&str], err: ErrFn) -> Result<Self> {
+        let Value::Object(map) = value else {
+            return Err(err(format!(
+                "{what} must be an object, got {}",
+                describe(value)
+            )));
+        };
+        if let Some(unknown) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
+            return Err(err(format!(
+                "{what}: unknown field {unknown:?} (allowed: {})",
+                allowed.join(", ")
+            )));
+        }
+        Ok(Fields { map, what, err })
+    }
+
+    /// The field's value, with `null` treated as absent.
+    pub fn get(&self, key: &str) -> Option<&'a Value> {
+        self.map.get(key).filter(|v| !v.is_null())
+    }
+
+    /// The raw field, distinguishing `null` from absent.
+    pub fn raw(&self, key: &str) -> Option<&'a Value> {
+        self.map.get(key)
+    }
+
+    fn name(&self, key: &str) -> String {
+        format!("{}.{key}", self.what)
+    }
+
+    /// A required non-empty string (at most [`MAX_ID_BYTES`]).
+    pub fn id(&self, key: &str) -> Result<String> {
+        match self.get(key) {
+            Some(v) => id_value(v, &self.name(key), self.err),
+            None => Err((self.err)(format!("{} is required", self.name(key)))),
+        }
+    }
+
+    /// An optional non-empty string id.
+    pub fn opt_id(&self, key: &str) -> Result<Option<String>> {
+        self.get(key)
+            .map(|v| id_value(v, &self.name(key), self.err))
+            .transpose()
+    }
+
+    /// An optional boolean.
+    pub fn opt_bool(&self, key: &str) -> Result<Option<bool>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(other) => Err((self.err)(format!(
+                "{} must be a boolean, got {}",
+                self.name(key),
+                describe(other)
+            ))),
+        }
+    }
+
+    /// An optional integer in `min..=MAX_SAFE_INTEGER`.
+    pub fn opt_int(&self, key: &str, min: u64) -> Result<Option<u64>> {
+        self.get(key)
+            .map(|v| int_value(v, &self.name(key), min, self.err))
+            .transpose()
+    }
+}
+
+/// A non-empty string id of at most [`MAX_ID_BYTES`].
+pub fn id_value(value: &Value, name: &str, err: ErrFn) -> Result<String> {
+    match value {
+        Value::String(s) => check_id(s, name, err).map(|()| s.clone()),
+        other => Err(err(format!(
+            "{name} must be a string, got {}",
+            describe(other)
+        ))),
+    }
+}
+
+/// Checks a string id: non-empty, at most [`MAX_ID_BYTES`] bytes.
+pub fn check_id(s: &str, name: &str, err: ErrFn) -> Result<()> {
+    if s.is_empty() {
+        Err(err(format!("{name} must be a non-empty string")))
+    } else if s.len() > MAX_ID_BYTES {
+        Err(err(format!(
+            "{name} is {} bytes long; the limit is {MAX_ID_BYTES}",
+            s.len()
+        )))
+    } else {
+        Ok(())
+    }
+}
+
+/// An integer in `min..=MAX_SAFE_INTEGER`: never rounded, never coerced from strings.
+pub fn int_value(value: &Value, name: &str, min: u64, err: ErrFn) -> Result<u64> {
+    let range = || format!("an integer from {min} to {MAX_SAFE_INTEGER}");
+    match value {
+        Value::Number(n) => match n.as_u64() {
+            Some(u) if (min..=MAX_SAFE_INTEGER).contains(&u) => Ok(u),
+            _ => Err(err(format!("{name} must be {}, got {n}", range()))),
+        },
+        other => Err(err(format!(
+            "{name} must be {}, got {}",
+            range(),
+            describe(other)
+        ))),
+    }
+}
+
+/// Checks a `data` value: nesting depth at most [`MAX_DEPTH`]. (Serde's `Value` cannot hold
+/// `NaN` or infinities, so every value that reaches here is JSON.)
+pub fn check_depth(value: &Value, name: &str, err: ErrFn) -> Result<()> {
+    // Iterative, so hostile nesting cannot exhaust the stack.
+    let mut stack: Vec<(&Value, usize)> = vec![(value, 1)];
+    while let Some((v, depth)) = stack.pop() {
+        if depth > MAX_DEPTH {
+            return Err(err(format!("{name} nests deeper than {MAX_DEPTH} levels")));
+        }
+        let next = depth.saturating_add(1);
+        match v {
+            Value::Array(items) => stack.extend(items.iter().map(|i| (i, next))),
+            Value::Object(map) => stack.extend(map.values().map(|i| (i, next))),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The length of a value's compact JSON text, without building it.
+pub fn json_len(value: &impl serde::Serialize) -> usize {
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 = self.0.saturating_add(buf.len());
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    match serde_json::to_writer(&mut counter, value) {
+        Ok(()) => counter.0,
+        Err(_) => usize::MAX,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn describes_values() {
+        assert_eq!(describe(&json!(null)), "null");
+        assert_eq!(describe(&json!("2")), "string \"2\"");
+        assert_eq!(describe(&json!([1])), "an array");
+        assert_eq!(describe(&json!({})), "an object");
+        assert_eq!(describe(&json!(true)), "boolean true");
+        assert!(describe(&json!("x".repeat(100))).ends_with("..."));
+    }
+
+    #[test]
+    fn integers_are_exact() {
+        let e = StateError::InvalidArgument;
+        assert_eq!(int_value(&json!(3), "v", 1, e).unwrap(), 3);
+        assert_eq!(
+            int_value(&json!(MAX_SAFE_INTEGER), "v", 1, e).unwrap(),
+            MAX_SAFE_INTEGER
+        );
+        for bad in [
+            json!(0),
+            json!(-1),
+            json!(1.5),
+            json!("2"),
+            json!(MAX_SAFE_INTEGER + 1),
+            json!(null),
+        ] {
+            let err = int_value(&bad, "v", 1, e).unwrap_err();
+            assert!(
+                err.message().starts_with("v must be an integer from 1"),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn depth_and_length() {
+        let mut v = json!(1);
+        for _ in 0..MAX_DEPTH {
+            v = json!([v]);
+        }
+        assert!(check_depth(&v, "data", StateError::InvalidSnapshot).is_err());
+        let mut ok = json!(1);
+        for _ in 0..MAX_DEPTH - 1 {
+            ok = json!([ok]);
+        }
+        assert!(check_depth(&ok, "data", StateError::InvalidSnapshot).is_ok());
+        assert_eq!(json_len(&json!({"a": [1, 2]})), r#"{"a":[1,2]}"#.len());
+    }
+}

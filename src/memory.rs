@@ -1,0 +1,380 @@
+//! The in-memory backend: fast, per-process, gone when the process ends.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, MutexGuard};
+
+use crate::error::{Result, StateError};
+use crate::export;
+use crate::model::{
+    StateSnapshot, StateSnapshotInput, TaskSummary, Totals, UsageAggregate, UsageBucket,
+    UsageEvent, UsageEventInput,
+};
+use crate::options::{
+    ExportFilter, ExportFormat, PrunePolicy, QueryOptions, SaveOptions, SeriesOptions, Window,
+};
+use crate::runtime::Runtime;
+use crate::store::{MeteringStore, SnapshotStore};
+use crate::timestamp::Timestamp;
+use crate::MAX_SAFE_INTEGER;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock cannot leave the maps half-updated (every mutation is a
+    // single insert or remove), so a poisoned lock is still safe to use.
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Checks `expected_version` against the task's latest version.
+pub(crate) fn check_expected(
+    task_id: &str,
+    latest: Option<u64>,
+    options: SaveOptions,
+) -> Result<()> {
+    match (options.expected_version, latest) {
+        (None, _) | (Some(0), None) => Ok(()),
+        (Some(e), Some(l)) if e == l => Ok(()),
+        (Some(0), Some(l)) => Err(StateError::VersionConflict(format!(
+            "task {task_id:?} already exists at version {l}; expectedVersion required it not to exist"
+        ))),
+        (Some(e), Some(l)) => Err(StateError::VersionConflict(format!(
+            "task {task_id:?} is at version {l}, expectedVersion was {e}"
+        ))),
+        (Some(e), None) => Err(StateError::VersionConflict(format!(
+            "task {task_id:?} does not exist, expectedVersion was {e}"
+        ))),
+    }
+}
+
+/// The version a save without a version gets.
+pub(crate) fn next_version(task_id: &str, latest: Option<u64>) -> Result<u64> {
+    match latest {
+        None => Ok(1),
+        Some(l) if l < MAX_SAFE_INTEGER => Ok(l.saturating_add(1)),
+        Some(l) => Err(StateError::InvalidSnapshot(format!(
+            "task {task_id:?} is at version {l}; the next version would exceed {MAX_SAFE_INTEGER}"
+        ))),
+    }
+}
+
+/// Builds the stored snapshot from a validated input.
+pub(crate) fn build_snapshot(
+    input: StateSnapshotInput,
+    version: u64,
+    rt: &Runtime,
+) -> StateSnapshot {
+    let now = rt.clock.now();
+    StateSnapshot {
+        id: input.id.unwrap_or_else(|| rt.ids.new_id("snap_", now)),
+        task_id: input.task_id,
+        version,
+        data: input.data,
+        checkpoint: input.checkpoint,
+        created_at: input.created_at.unwrap_or(now),
+    }
+}
+
+/// Builds the stored event from a validated input.
+pub(crate) fn build_event(input: UsageEventInput, rt: &Runtime) -> UsageEvent {
+    let now = rt.clock.now();
+    UsageEvent {
+        id: input.id.unwrap_or_else(|| rt.ids.new_id("evt_", now)),
+        task_id: input.task_id,
+        agent_id: input.agent_id,
+        consumer_id: input.consumer_id,
+        metrics: input.metrics,
+        timestamp: input.timestamp.unwrap_or(now),
+    }
+}
+
+/// Snapshots held in memory. Thread-safe; returned values are copies.
+#[derive(Debug)]
+pub struct MemorySnapshotStore {
+    tasks: Mutex<BTreeMap<String, BTreeMap<u64, StateSnapshot>>>,
+    runtime: Runtime,
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl Default for MemorySnapshotStore {
+    fn default() -> Self {
+        MemorySnapshotStore::with_runtime(Runtime::default())
+    }
+}
+
+impl MemorySnapshotStore {
+    /// An empty store on the system clock and random ids.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// An empty store with its own clock and id generator.
+    pub fn with_runtime(runtime: Runtime) -> Self {
+        MemorySnapshotStore {
+            tasks: Mutex::new(BTreeMap::new()),
+            runtime,
+        }
+    }
+}
+
+impl SnapshotStore for MemorySnapshotStore {
+    fn save(&self, input: StateSnapshotInput, options: SaveOptions) -> Result<StateSnapshot> {
+        input.validate()?;
+        let mut tasks = lock(&self.tasks);
+        let latest = tasks
+            .get(&input.task_id)
+            .and_then(|versions| versions.keys().next_back().copied());
+        check_expected(&input.task_id, latest, options)?;
+        let version = match input.version {
+            Some(v) => v,
+            None => next_version(&input.task_id, latest)?,
+        };
+        let snapshot = build_snapshot(input, version, &self.runtime);
+        tasks
+            .entry(snapshot.task_id.clone())
+            .or_default()
+            .insert(version, snapshot.clone());
+        Ok(snapshot)
+    }
+
+    fn get(&self, task_id: &str, version: Option<u64>) -> Result<Option<StateSnapshot>> {
+        let tasks = lock(&self.tasks);
+        let Some(versions) = tasks.get(task_id) else {
+            return Ok(None);
+        };
+        Ok(match version {
+            Some(v) => versions.get(&v).cloned(),
+            None => versions.values().next_back().cloned(),
+        })
+    }
+
+    fn get_by_id(&self, task_id: &str, snapshot_id: &str) -> Result<Option<StateSnapshot>> {
+        let tasks = lock(&self.tasks);
+        Ok(tasks.get(task_id).and_then(|versions| {
+            versions
+                .values()
+                .rev()
+                .find(|s| s.id == snapshot_id)
+                .cloned()
+        }))
+    }
+
+    fn list_versions(&self, task_id: &str) -> Result<Vec<u64>> {
+        let tasks = lock(&self.tasks);
+        Ok(tasks
+            .get(task_id)
+            .map(|versions| versions.keys().copied().collect())
+            .unwrap_or_default())
+    }
+
+    fn delete(&self, task_id: &str, version: Option<u64>) -> Result<bool> {
+        let mut tasks = lock(&self.tasks);
+        match version {
+            None => Ok(tasks.remove(task_id).is_some()),
+            Some(v) => {
+                let Some(versions) = tasks.get_mut(task_id) else {
+                    return Ok(false);
+                };
+                let existed = versions.remove(&v).is_some();
+                if versions.is_empty() {
+                    tasks.remove(task_id);
+                }
+                Ok(existed)
+            }
+        }
+    }
+
+    fn list_tasks(&self) -> Result<Vec<TaskSummary>> {
+        let tasks = lock(&self.tasks);
+        Ok(tasks
+            .iter()
+            .filter_map(|(task_id, versions)| {
+                let latest = versions.values().next_back()?;
+                Some(TaskSummary {
+                    task_id: task_id.clone(),
+                    versions: u64::try_from(versions.len()).unwrap_or(u64::MAX),
+                    latest_version: latest.version,
+                    latest_created_at: latest.created_at,
+                    checkpoints: u64::try_from(versions.values().filter(|s| s.checkpoint).count())
+                        .unwrap_or(u64::MAX),
+                })
+            })
+            .collect())
+    }
+
+    fn prune(&self, task_id: &str, policy: PrunePolicy) -> Result<u64> {
+        policy.validate()?;
+        let mut tasks = lock(&self.tasks);
+        let Some(versions) = tasks.get_mut(task_id) else {
+            return Ok(0);
+        };
+        let listed: Vec<(u64, bool, Timestamp)> = versions
+            .values()
+            .map(|s| (s.version, s.checkpoint, s.created_at))
+            .collect();
+        let doomed = policy.select(&listed);
+        for v in &doomed {
+            versions.remove(v);
+        }
+        Ok(u64::try_from(doomed.len()).unwrap_or(u64::MAX))
+    }
+}
+
+/// Events of one agent, keyed by (timestamp, recording sequence).
+type AgentEvents = BTreeMap<(Timestamp, u64), UsageEvent>;
+
+#[derive(Debug, Default)]
+struct Metering {
+    by_agent: BTreeMap<String, AgentEvents>,
+    by_id: HashMap<String, (String, Timestamp, u64)>,
+    seq: u64,
+}
+
+impl Metering {
+    fn range(
+        &self,
+        agent_id: &str,
+        start: Timestamp,
+        end: Timestamp,
+    ) -> impl Iterator<Item = &UsageEvent> {
+        self.by_agent
+            .get(agent_id)
+            .into_iter()
+            .flat_map(move |events| {
+                // Empty when start > end.
+                let (lo, hi) = if start <= end {
+                    (start, end)
+                } else {
+                    (end, start)
+                };
+                let valid = start <= end;
+                events
+                    .range((lo, 0)..=(hi, u64::MAX))
+                    .filter(move |_| valid)
+                    .map(|(_, e)| e)
+            })
+    }
+}
+
+/// Usage events held in memory. Thread-safe; returned values are copies.
+#[derive(Debug)]
+pub struct MemoryMeteringStore {
+    state: Mutex<Metering>,
+    runtime: Runtime,
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl Default for MemoryMeteringStore {
+    fn default() -> Self {
+        MemoryMeteringStore::with_runtime(Runtime::default())
+    }
+}
+
+impl MemoryMeteringStore {
+    /// An empty store on the system clock and random ids.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// An empty store with its own clock and id generator.
+    pub fn with_runtime(runtime: Runtime) -> Self {
+        MemoryMeteringStore {
+            state: Mutex::new(Metering::default()),
+            runtime,
+        }
+    }
+}
+
+impl MeteringStore for MemoryMeteringStore {
+    fn record(&self, input: UsageEventInput) -> Result<UsageEvent> {
+        input.validate()?;
+        let mut state = lock(&self.state);
+        if let Some(id) = &input.id {
+            if let Some((agent, ts, seq)) = state.by_id.get(id) {
+                if let Some(stored) = state.by_agent.get(agent).and_then(|m| m.get(&(*ts, *seq))) {
+                    return Ok(stored.clone());
+                }
+            }
+        }
+        let event = build_event(input, &self.runtime);
+        let seq = state.seq;
+        state.seq = seq.saturating_add(1);
+        state.by_id.insert(
+            event.id.clone(),
+            (event.agent_id.clone(), event.timestamp, seq),
+        );
+        state
+            .by_agent
+            .entry(event.agent_id.clone())
+            .or_default()
+            .insert((event.timestamp, seq), event.clone());
+        Ok(event)
+    }
+
+    fn query(
+        &self,
+        agent_id: &str,
+        start: Timestamp,
+        end: Timestamp,
+        options: QueryOptions,
+    ) -> Result<Vec<UsageEvent>> {
+        let state = lock(&self.state);
+        Ok(options
+            .page(state.range(agent_id, start, end))
+            .cloned()
+            .collect())
+    }
+
+    fn aggregate(&self, agent_id: &str, period: &str, window: Window) -> Result<UsageAggregate> {
+        let state = lock(&self.state);
+        let (start, end) = window.bounds();
+        let mut totals = Totals::default();
+        for e in state.range(agent_id, start, end) {
+            totals.add(&e.metrics);
+        }
+        Ok(totals.aggregate(agent_id, period))
+    }
+
+    fn series(&self, agent_id: &str, options: SeriesOptions) -> Result<Vec<UsageBucket>> {
+        let state = lock(&self.state);
+        let mut buckets: Vec<(Timestamp, Totals)> = Vec::new();
+        for e in state
+            .range(agent_id, options.start, options.end)
+            .filter(|e| e.timestamp < options.end)
+        {
+            let start = e.timestamp.floor(options.bucket);
+            match buckets.last_mut() {
+                Some((s, totals)) if *s == start => totals.add(&e.metrics),
+                _ => {
+                    let mut totals = Totals::default();
+                    totals.add(&e.metrics);
+                    buckets.push((start, totals));
+                }
+            }
+        }
+        Ok(buckets.into_iter().map(|(s, t)| t.bucket(s)).collect())
+    }
+
+    fn agents(&self) -> Result<Vec<String>> {
+        let state = lock(&self.state);
+        Ok(state
+            .by_agent
+            .iter()
+            .filter(|(_, events)| !events.is_empty())
+            .map(|(agent, _)| agent.clone())
+            .collect())
+    }
+
+    fn export(&self, format: ExportFormat, filter: &ExportFilter) -> Result<String> {
+        let state = lock(&self.state);
+        let (start, end) = filter.window.bounds();
+        let mut events: Vec<(&(Timestamp, u64), &UsageEvent)> = state
+            .by_agent
+            .iter()
+            .filter(|(agent, _)| filter.agent_id.as_ref().is_none_or(|a| a == *agent))
+            .flat_map(|(_, events)| events.iter())
+            .filter(|(_, e)| e.timestamp >= start && e.timestamp <= end)
+            .collect();
+        events.sort_by_key(|(key, _)| **key);
+        export::render(events.into_iter().map(|(_, e)| e), format)
+    }
+}

@@ -1,0 +1,418 @@
+//! The data of the ASAP state layer: snapshots, usage events and what stores derive from them.
+//!
+//! Field names are the ASAP wire names (snake_case), and serialising a model gives exactly the
+//! JSON the JavaScript API returns.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::error::{Result, StateError};
+use crate::json::{
+    self, check_depth, check_id, json_len, Fields, MAX_DATA_BYTES, MAX_SAFE_INTEGER,
+};
+use crate::timestamp::Timestamp;
+
+/// One saved version of a task's state (`asap.models.entities.StateSnapshot`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StateSnapshot {
+    /// The snapshot's id (`"snap_" + ULID` when the caller gave none).
+    pub id: String,
+    /// The task this state belongs to.
+    pub task_id: String,
+    /// The version, `>= 1`; unique per task.
+    pub version: u64,
+    /// The state itself, a JSON object.
+    pub data: Map<String, Value>,
+    /// Whether this version is a significant checkpoint.
+    pub checkpoint: bool,
+    /// When the snapshot was created.
+    pub created_at: Timestamp,
+}
+
+/// What a caller gives to [`crate::SnapshotStore::save`]; the store fills in the defaults.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct StateSnapshotInput {
+    /// Default: `"snap_" + a new ULID`.
+    pub id: Option<String>,
+    /// Required, non-empty.
+    pub task_id: String,
+    /// `1..=2^53-1`; default: the task's latest version + 1 (1 for a new task).
+    pub version: Option<u64>,
+    /// The state.
+    pub data: Map<String, Value>,
+    /// Default `false`.
+    pub checkpoint: bool,
+    /// Default: now.
+    pub created_at: Option<Timestamp>,
+}
+
+const SNAPSHOT_FIELDS: [&str; 6] = [
+    "id",
+    "task_id",
+    "version",
+    "data",
+    "checkpoint",
+    "created_at",
+];
+
+impl StateSnapshotInput {
+    /// An input for `task_id` with `data`, every other field defaulted.
+    pub fn new(task_id: impl Into<String>, data: Map<String, Value>) -> Self {
+        StateSnapshotInput {
+            task_id: task_id.into(),
+            data,
+            ..Default::default()
+        }
+    }
+
+    /// Sets the version.
+    pub fn version(mut self, version: u64) -> Self {
+        self.version = Some(version);
+        self
+    }
+
+    /// Sets the id.
+    pub fn id(mut self, id: impl Into<String>) -> Self {
+        self.id = Some(id.into());
+        self
+    }
+
+    /// Marks this snapshot as a checkpoint.
+    pub fn checkpoint(mut self, checkpoint: bool) -> Self {
+        self.checkpoint = checkpoint;
+        self
+    }
+
+    /// Sets the creation time.
+    pub fn created_at(mut self, at: Timestamp) -> Self {
+        self.created_at = Some(at);
+        self
+    }
+
+    /// Parses a JSON input object (the shape the JavaScript API takes): unknown fields,
+    /// wrong types, non-integer or out-of-range versions, and non-object `data` are rejected
+    /// with `INVALID_SNAPSHOT`; bad `created_at` with `INVALID_TIMESTAMP`.
+    pub fn from_json(value: &Value) -> Result<Self> {
+        let f = Fields::new(
+            value,
+            "snapshot",
+            &SNAPSHOT_FIELDS,
+            StateError::InvalidSnapshot,
+        )?;
+        let task_id = f.id("task_id")?;
+        let id = f.opt_id("id")?;
+        let version = f.opt_int("version", 1)?;
+        let data = match f.raw("data") {
+            Some(Value::Object(map)) => map.clone(),
+            Some(other) => {
+                return Err(StateError::InvalidSnapshot(format!(
+                    "snapshot.data must be a plain object, got {}",
+                    json::describe(other)
+                )))
+            }
+            None => {
+                return Err(StateError::InvalidSnapshot(
+                    "snapshot.data is required".to_owned(),
+                ))
+            }
+        };
+        let checkpoint = f.opt_bool("checkpoint")?.unwrap_or(false);
+        let created_at = f
+            .get("created_at")
+            .map(|v| Timestamp::from_json(v, "snapshot.created_at"))
+            .transpose()?;
+        let input = StateSnapshotInput {
+            id,
+            task_id,
+            version,
+            data,
+            checkpoint,
+            created_at,
+        };
+        input.validate()?;
+        Ok(input)
+    }
+
+    /// Checks what the types cannot: non-empty ids, the version range, `data` depth and size.
+    pub fn validate(&self) -> Result<()> {
+        let err = StateError::InvalidSnapshot;
+        check_id(&self.task_id, "snapshot.task_id", err)?;
+        if let Some(id) = &self.id {
+            check_id(id, "snapshot.id", err)?;
+        }
+        if let Some(v) = self.version {
+            if !(1..=MAX_SAFE_INTEGER).contains(&v) {
+                return Err(err(format!(
+                    "snapshot.version must be an integer from 1 to {MAX_SAFE_INTEGER}, got {v}"
+                )));
+            }
+        }
+        for (key, value) in &self.data {
+            check_depth(value, &format!("snapshot.data.{key}"), err)?;
+        }
+        let len = json_len(&self.data);
+        if len > MAX_DATA_BYTES {
+            return Err(StateError::TooLarge(format!(
+                "snapshot.data is {len} bytes as JSON; the limit is {MAX_DATA_BYTES}"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Resource usage of one piece of work. All values are integers `>= 0`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct UsageMetrics {
+    /// Input tokens.
+    pub tokens_in: u64,
+    /// Output tokens.
+    pub tokens_out: u64,
+    /// Wall time in milliseconds.
+    pub duration_ms: u64,
+    /// Outbound API calls.
+    pub api_calls: u64,
+}
+
+const METRIC_FIELDS: [&str; 4] = ["tokens_in", "tokens_out", "duration_ms", "api_calls"];
+
+impl UsageMetrics {
+    /// Parses a JSON metrics object; missing fields are 0.
+    pub fn from_json(value: &Value) -> Result<Self> {
+        let f = Fields::new(
+            value,
+            "event.metrics",
+            &METRIC_FIELDS,
+            StateError::InvalidEvent,
+        )?;
+        Ok(UsageMetrics {
+            tokens_in: f.opt_int("tokens_in", 0)?.unwrap_or(0),
+            tokens_out: f.opt_int("tokens_out", 0)?.unwrap_or(0),
+            duration_ms: f.opt_int("duration_ms", 0)?.unwrap_or(0),
+            api_calls: f.opt_int("api_calls", 0)?.unwrap_or(0),
+        })
+    }
+
+    fn validate(&self) -> Result<()> {
+        let fields = [
+            ("tokens_in", self.tokens_in),
+            ("tokens_out", self.tokens_out),
+            ("duration_ms", self.duration_ms),
+            ("api_calls", self.api_calls),
+        ];
+        for (name, v) in fields {
+            if v > MAX_SAFE_INTEGER {
+                return Err(StateError::InvalidEvent(format!(
+                    "event.metrics.{name} must be an integer from 0 to {MAX_SAFE_INTEGER}, got {v}"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One metered piece of work.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UsageEvent {
+    /// The event's id (`"evt_" + ULID` when the caller gave none); recording the same id twice
+    /// stores it once.
+    pub id: String,
+    /// The task the work belonged to.
+    pub task_id: String,
+    /// The agent that did the work.
+    pub agent_id: String,
+    /// Who the work was done for.
+    pub consumer_id: String,
+    /// What it used.
+    pub metrics: UsageMetrics,
+    /// When it happened.
+    pub timestamp: Timestamp,
+}
+
+/// What a caller gives to [`crate::MeteringStore::record`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UsageEventInput {
+    /// Default: `"evt_" + a new ULID`.
+    pub id: Option<String>,
+    /// Required, non-empty.
+    pub task_id: String,
+    /// Required, non-empty.
+    pub agent_id: String,
+    /// Required, non-empty.
+    pub consumer_id: String,
+    /// Default: all zeros.
+    pub metrics: UsageMetrics,
+    /// Default: now.
+    pub timestamp: Option<Timestamp>,
+}
+
+const EVENT_FIELDS: [&str; 6] = [
+    "id",
+    "task_id",
+    "agent_id",
+    "consumer_id",
+    "metrics",
+    "timestamp",
+];
+
+impl UsageEventInput {
+    /// An event input with zero metrics, recorded now.
+    pub fn new(
+        task_id: impl Into<String>,
+        agent_id: impl Into<String>,
+        consumer_id: impl Into<String>,
+    ) -> Self {
+        UsageEventInput {
+            task_id: task_id.into(),
+            agent_id: agent_id.into(),
+            consumer_id: consumer_id.into(),
+            ..Default::default()
+        }
+    }
+
+    /// Sets the metrics.
+    pub fn metrics(mut self, metrics: UsageMetrics) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// Sets the time.
+    pub fn timestamp(mut self, at: Timestamp) -> Self {
+        self.timestamp = Some(at);
+        self
+    }
+
+    /// Sets the id.
+    pub fn id(mut self, id: impl Into<String>) -> Self {
+        self.id = Some(id.into());
+        self
+    }
+
+    /// Parses a JSON input object (`INVALID_EVENT`, or `INVALID_TIMESTAMP` for the timestamp).
+    pub fn from_json(value: &Value) -> Result<Self> {
+        let f = Fields::new(value, "event", &EVENT_FIELDS, StateError::InvalidEvent)?;
+        let input = UsageEventInput {
+            task_id: f.id("task_id")?,
+            agent_id: f.id("agent_id")?,
+            consumer_id: f.id("consumer_id")?,
+            id: f.opt_id("id")?,
+            metrics: f
+                .get("metrics")
+                .map(UsageMetrics::from_json)
+                .transpose()?
+                .unwrap_or_default(),
+            timestamp: f
+                .get("timestamp")
+                .map(|v| Timestamp::from_json(v, "event.timestamp"))
+                .transpose()?,
+        };
+        input.validate()?;
+        Ok(input)
+    }
+
+    /// Checks what the types cannot: non-empty ids and metric ranges.
+    pub fn validate(&self) -> Result<()> {
+        let err = StateError::InvalidEvent;
+        check_id(&self.task_id, "event.task_id", err)?;
+        check_id(&self.agent_id, "event.agent_id", err)?;
+        check_id(&self.consumer_id, "event.consumer_id", err)?;
+        if let Some(id) = &self.id {
+            check_id(id, "event.id", err)?;
+        }
+        self.metrics.validate()
+    }
+}
+
+/// Totals of an agent's usage (`asap.state.metering.UsageAggregate`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UsageAggregate {
+    /// The agent.
+    pub agent_id: String,
+    /// The label the caller passed, echoed back.
+    pub period: String,
+    /// `Σ(tokens_in + tokens_out)`.
+    pub total_tokens: u64,
+    /// `Σ duration_ms`.
+    pub total_duration: u64,
+    /// The number of events (as the reference counts).
+    pub total_tasks: u64,
+    /// `Σ api_calls`.
+    pub total_api_calls: u64,
+}
+
+/// One task as [`crate::SnapshotStore::list_tasks`] sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TaskSummary {
+    /// The task.
+    pub task_id: String,
+    /// How many versions are stored.
+    pub versions: u64,
+    /// The highest version.
+    pub latest_version: u64,
+    /// `created_at` of the highest version.
+    pub latest_created_at: Timestamp,
+    /// How many stored versions are checkpoints.
+    pub checkpoints: u64,
+}
+
+/// Totals of one UTC hour or day, from [`crate::MeteringStore::series`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UsageBucket {
+    /// The start of the hour or day.
+    pub start: Timestamp,
+    /// `Σ(tokens_in + tokens_out)`.
+    pub total_tokens: u64,
+    /// `Σ duration_ms`.
+    pub total_duration: u64,
+    /// The number of events.
+    pub total_tasks: u64,
+    /// `Σ api_calls`.
+    pub total_api_calls: u64,
+}
+
+/// Running totals shared by aggregates and buckets. Sums saturate instead of overflowing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// `Σ(tokens_in + tokens_out)`.
+    pub tokens: u64,
+    /// `Σ duration_ms`.
+    pub duration: u64,
+    /// Number of events.
+    pub events: u64,
+    /// `Σ api_calls`.
+    pub api_calls: u64,
+}
+
+impl Totals {
+    /// Adds one event's metrics.
+    pub fn add(&mut self, m: &UsageMetrics) {
+        self.tokens = self
+            .tokens
+            .saturating_add(m.tokens_in.saturating_add(m.tokens_out));
+        self.duration = self.duration.saturating_add(m.duration_ms);
+        self.events = self.events.saturating_add(1);
+        self.api_calls = self.api_calls.saturating_add(m.api_calls);
+    }
+
+    /// As an aggregate for `agent_id` labelled `period`.
+    pub fn aggregate(self, agent_id: &str, period: &str) -> UsageAggregate {
+        UsageAggregate {
+            agent_id: agent_id.to_owned(),
+            period: period.to_owned(),
+            total_tokens: self.tokens,
+            total_duration: self.duration,
+            total_tasks: self.events,
+            total_api_calls: self.api_calls,
+        }
+    }
+
+    /// As the bucket starting at `start`.
+    pub fn bucket(self, start: Timestamp) -> UsageBucket {
+        UsageBucket {
+            start,
+            total_tokens: self.tokens,
+            total_duration: self.duration,
+            total_tasks: self.events,
+            total_api_calls: self.api_calls,
+        }
+    }
+}

@@ -1,0 +1,296 @@
+//! UTC instants with microsecond precision, printed exactly as the Python reference prints them.
+
+use std::fmt;
+
+use chrono::{DateTime, NaiveDateTime, Timelike, Utc};
+use serde::{Serialize, Serializer};
+use serde_json::Value;
+
+use crate::error::{Result, StateError};
+use crate::json::describe;
+
+/// A UTC instant with microsecond precision (Python's `datetime` precision), from
+/// `0001-01-01T00:00:00+00:00` to `9999-12-31T23:59:59.999999+00:00`.
+///
+/// Its text form is what Python's `datetime.isoformat()` prints for an aware UTC datetime:
+/// `YYYY-MM-DDTHH:MM:SS+00:00`, with `.ffffff` before the offset only when the microseconds are
+/// non-zero. Because every stored timestamp uses this one form, text order equals time order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp {
+    micros: i64,
+}
+
+/// Microseconds since the Unix epoch of `0001-01-01T00:00:00Z`.
+const MIN_MICROS: i64 = -62_135_596_800_000_000;
+/// Microseconds since the Unix epoch of `9999-12-31T23:59:59.999999Z`.
+const MAX_MICROS: i64 = 253_402_300_799_999_999;
+
+/// The unit of a [`crate::MeteringStore::series`] bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BucketSize {
+    /// One UTC hour.
+    Hour,
+    /// One UTC day.
+    Day,
+}
+
+impl BucketSize {
+    fn micros(self) -> i64 {
+        match self {
+            BucketSize::Hour => 3_600_000_000,
+            BucketSize::Day => 86_400_000_000,
+        }
+    }
+}
+
+impl Timestamp {
+    /// The earliest representable instant, `0001-01-01T00:00:00+00:00`.
+    pub const MIN: Timestamp = Timestamp { micros: MIN_MICROS };
+    /// The latest representable instant, `9999-12-31T23:59:59.999999+00:00`.
+    pub const MAX: Timestamp = Timestamp { micros: MAX_MICROS };
+
+    /// From microseconds since the Unix epoch.
+    pub fn from_micros(micros: i64) -> Result<Timestamp> {
+        if (MIN_MICROS..=MAX_MICROS).contains(&micros) {
+            Ok(Timestamp { micros })
+        } else {
+            Err(StateError::InvalidTimestamp(format!(
+                "timestamp {micros} µs since the epoch is outside years 1..9999"
+            )))
+        }
+    }
+
+    /// From milliseconds since the Unix epoch (what JavaScript's `Date.now()` gives).
+    pub fn from_millis(millis: i64) -> Result<Timestamp> {
+        match millis.checked_mul(1000) {
+            Some(micros) if (MIN_MICROS..=MAX_MICROS).contains(&micros) => Ok(Timestamp { micros }),
+            _ => Err(StateError::InvalidTimestamp(format!(
+                "timestamp {millis} ms since the epoch is outside years 1..9999"
+            ))),
+        }
+    }
+
+    /// From a chrono UTC datetime (nanoseconds below the microsecond are truncated).
+    pub fn from_datetime(dt: DateTime<Utc>) -> Result<Timestamp> {
+        Timestamp::from_micros(dt.timestamp_micros())
+    }
+
+    /// Microseconds since the Unix epoch.
+    pub fn as_micros(self) -> i64 {
+        self.micros
+    }
+
+    /// Milliseconds since the Unix epoch (rounded down).
+    pub fn as_millis(self) -> i64 {
+        self.micros.div_euclid(1000)
+    }
+
+    /// As a chrono UTC datetime.
+    pub fn to_datetime(self) -> DateTime<Utc> {
+        // In range by construction; the fallback is never taken.
+        DateTime::from_timestamp_micros(self.micros).unwrap_or_default()
+    }
+
+    /// The current time of the system clock.
+    pub fn now() -> Timestamp {
+        Timestamp::from_datetime(Utc::now()).unwrap_or(Timestamp { micros: 0 })
+    }
+
+    /// Parses user input strictly: an ISO 8601 / RFC 3339 date-time **with** an offset
+    /// (`Z` or `±hh:mm`), converted to UTC. Text without an offset is rejected, because the
+    /// instant it means is ambiguous. Digits below the microsecond are truncated, as Python does.
+    ///
+    /// `field` names the input in the error message.
+    ///
+    /// ```
+    /// use asap_state::Timestamp;
+    /// let t = Timestamp::parse("2025-02-08T09:00:00-03:00", "created_at").unwrap();
+    /// assert_eq!(t.to_string(), "2025-02-08T12:00:00+00:00");
+    /// let err = Timestamp::parse("2025-02-08T12:00:00", "created_at").unwrap_err();
+    /// assert_eq!(err.code(), "INVALID_TIMESTAMP");
+    /// ```
+    pub fn parse(text: &str, field: &str) -> Result<Timestamp> {
+        let trimmed = text.trim();
+        if let Ok(dt) = DateTime::parse_from_rfc3339(trimmed) {
+            return Timestamp::from_datetime(dt.with_timezone(&Utc)).map_err(|_| {
+                StateError::InvalidTimestamp(format!(
+                    "{field}: {trimmed:?} is outside years 1..9999"
+                ))
+            });
+        }
+        if parse_naive(trimmed).is_some() {
+            return Err(StateError::InvalidTimestamp(format!(
+                "{field}: {trimmed:?} has no UTC offset; add 'Z' or an offset such as '+00:00'"
+            )));
+        }
+        Err(StateError::InvalidTimestamp(format!(
+            "{field}: {trimmed:?} is not an ISO 8601 date-time with an offset \
+             (expected e.g. \"2025-02-08T12:00:00Z\")"
+        )))
+    }
+
+    /// Parses text read from a file written elsewhere: accepts everything [`Timestamp::parse`]
+    /// accepts, and offset-less text, which is taken as UTC.
+    pub fn parse_lenient(text: &str, field: &str) -> Result<Timestamp> {
+        match Timestamp::parse(text, field) {
+            Ok(t) => Ok(t),
+            Err(err) => match parse_naive(text.trim()) {
+                Some(naive) => Timestamp::from_datetime(naive.and_utc()),
+                None => Err(err),
+            },
+        }
+    }
+
+    /// Reads a timestamp from a JSON input value: a string with an offset, or an integer number
+    /// of milliseconds since the Unix epoch (what a JavaScript `Date` converts to).
+    pub fn from_json(value: &Value, field: &str) -> Result<Timestamp> {
+        match value {
+            Value::String(s) => Timestamp::parse(s, field),
+            Value::Number(n) => match n.as_i64() {
+                Some(ms) => Timestamp::from_millis(ms).map_err(|_| {
+                    StateError::InvalidTimestamp(format!(
+                        "{field}: {ms} ms since the epoch is outside years 1..9999"
+                    ))
+                }),
+                None => Err(StateError::InvalidTimestamp(format!(
+                    "{field}: epoch milliseconds must be an integer, got {n}"
+                ))),
+            },
+            other => Err(StateError::InvalidTimestamp(format!(
+                "{field}: expected an ISO 8601 string with an offset, a Date or epoch milliseconds, got {}",
+                describe(other)
+            ))),
+        }
+    }
+
+    /// The start of the UTC hour or day holding this instant.
+    pub fn floor(self, size: BucketSize) -> Timestamp {
+        let unit = size.micros();
+        let rem = self.micros.rem_euclid(unit);
+        // `rem` is in 0..unit and MIN_MICROS is a whole day, so this stays in range.
+        Timestamp {
+            micros: self.micros.saturating_sub(rem),
+        }
+    }
+}
+
+fn parse_naive(text: &str) -> Option<NaiveDateTime> {
+    [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+    ]
+    .iter()
+    .find_map(|fmt| NaiveDateTime::parse_from_str(text, fmt).ok())
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let dt = self.to_datetime();
+        write!(f, "{}", dt.format("%Y-%m-%dT%H:%M:%S"))?;
+        let micros = dt.nanosecond() / 1000;
+        if micros != 0 {
+            write!(f, ".{micros:06}")?;
+        }
+        f.write_str("+00:00")
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn prints_like_python_isoformat() {
+        let t = Timestamp::parse("2025-02-08T12:00:00Z", "t").unwrap();
+        assert_eq!(t.to_string(), "2025-02-08T12:00:00+00:00");
+        let t = Timestamp::parse("2025-02-08T12:00:00.5Z", "t").unwrap();
+        assert_eq!(t.to_string(), "2025-02-08T12:00:00.500000+00:00");
+        let t = Timestamp::parse("2025-02-08T12:00:00.1234567+01:00", "t").unwrap();
+        assert_eq!(t.to_string(), "2025-02-08T11:00:00.123456+00:00");
+        assert_eq!(Timestamp::MIN.to_string(), "0001-01-01T00:00:00+00:00");
+        assert_eq!(
+            Timestamp::MAX.to_string(),
+            "9999-12-31T23:59:59.999999+00:00"
+        );
+    }
+
+    #[test]
+    fn rejects_naive_and_malformed() {
+        for bad in [
+            "2025-02-08T12:00:00",
+            "2025-02-08 12:00:00.25",
+            "2025-02-08T12:00",
+        ] {
+            let e = Timestamp::parse(bad, "created_at").unwrap_err();
+            assert_eq!(e.code(), "INVALID_TIMESTAMP");
+            assert!(e.message().contains("no UTC offset"), "{e}");
+            assert!(e.message().starts_with("created_at"), "{e}");
+        }
+        for bad in [
+            "",
+            "yesterday",
+            "2025-13-01T00:00:00Z",
+            "2025-02-30T00:00:00Z",
+        ] {
+            let e = Timestamp::parse(bad, "ts").unwrap_err();
+            assert!(e.message().contains("not an ISO 8601"), "{e}");
+        }
+        assert_eq!(
+            Timestamp::parse_lenient("2025-02-08T12:00:00", "t")
+                .unwrap()
+                .to_string(),
+            "2025-02-08T12:00:00+00:00"
+        );
+        assert!(Timestamp::parse_lenient("nope", "t").is_err());
+    }
+
+    #[test]
+    fn json_inputs() {
+        let t = Timestamp::from_json(&serde_json::json!(0), "t").unwrap();
+        assert_eq!(t.to_string(), "1970-01-01T00:00:00+00:00");
+        let t = Timestamp::from_json(&serde_json::json!(-1), "t").unwrap();
+        assert_eq!(t.to_string(), "1969-12-31T23:59:59.999000+00:00");
+        assert_eq!(t.as_millis(), -1);
+        for bad in [
+            serde_json::json!(1.5),
+            serde_json::json!(true),
+            serde_json::json!(null),
+            serde_json::json!(9_000_000_000_000_000i64),
+            serde_json::json!(i64::MAX),
+        ] {
+            assert_eq!(
+                Timestamp::from_json(&bad, "t").unwrap_err().code(),
+                "INVALID_TIMESTAMP"
+            );
+        }
+        assert!(Timestamp::from_micros(MAX_MICROS + 1).is_err());
+        assert!(Timestamp::parse("10000-01-01T00:00:00Z", "t").is_err());
+    }
+
+    #[test]
+    fn floors_to_buckets() {
+        let t = Timestamp::parse("2025-02-08T12:34:56.789Z", "t").unwrap();
+        assert_eq!(
+            t.floor(BucketSize::Hour).to_string(),
+            "2025-02-08T12:00:00+00:00"
+        );
+        assert_eq!(
+            t.floor(BucketSize::Day).to_string(),
+            "2025-02-08T00:00:00+00:00"
+        );
+        let t = Timestamp::parse("1969-12-31T23:30:00Z", "t").unwrap();
+        assert_eq!(
+            t.floor(BucketSize::Day).to_string(),
+            "1969-12-31T00:00:00+00:00"
+        );
+        assert_eq!(Timestamp::MIN.floor(BucketSize::Day), Timestamp::MIN);
+    }
+}
