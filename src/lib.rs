@@ -40,7 +40,7 @@ mod timestamp;
 pub use config::{BackendConfig, ASAP_STORAGE_BACKEND_ENV, ASAP_STORAGE_PATH_ENV, DEFAULT_DB_PATH};
 pub use error::{Result, StateError, ERROR_CODES};
 pub use export::CSV_HEADER;
-pub use json::{describe, MAX_DATA_BYTES, MAX_DEPTH, MAX_ID_BYTES, MAX_SAFE_INTEGER};
+pub use json::{describe, ErrFn, MAX_DATA_BYTES, MAX_DEPTH, MAX_ID_BYTES, MAX_SAFE_INTEGER};
 pub use memory::{MemoryMeteringStore, MemorySnapshotStore};
 pub use model::{
     StateSnapshot, StateSnapshotInput, TaskSummary, Totals, UsageAggregate, UsageBucket,

@@ -1,0 +1,247 @@
+// Types of the asap-state package. The same types serve the "asap-state" and
+// "asap-state/memory" entries; "asap-state/web" adds init() (see web.d.ts).
+
+/** Any JSON value. */
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+/** A JSON object: what a snapshot's `data` holds. */
+export type JsonObject = { [key: string]: Json };
+
+/**
+ * A UTC instant as the library prints it: `YYYY-MM-DDTHH:MM:SS+00:00`, with `.ffffff` before the
+ * offset only when the microseconds are non-zero (Python's `datetime.isoformat()`). Text order
+ * equals time order.
+ */
+export type Timestamp = string;
+
+/**
+ * An instant given by the caller: an ISO 8601 string with an offset (`Z` or `±hh:mm`; text
+ * without an offset is rejected), a `Date`, or epoch milliseconds (an integer).
+ */
+export type TimestampInput = string | Date | number;
+
+/** One saved version of a task's state. */
+export interface StateSnapshot {
+  id: string;
+  task_id: string;
+  /** Integer >= 1, unique per task. */
+  version: number;
+  data: JsonObject;
+  checkpoint: boolean;
+  created_at: Timestamp;
+}
+
+/** What `save` takes. Unknown fields are rejected. */
+export interface StateSnapshotInput {
+  /** Default: `"snap_"` + a new ULID. */
+  id?: string;
+  /** Non-empty. */
+  task_id: string;
+  /** Integer 1..2^53-1. Default: the task's latest version + 1 (1 for a new task). */
+  version?: number;
+  /** A plain object of JSON values. */
+  data: JsonObject;
+  /** Default `false`. */
+  checkpoint?: boolean;
+  /** Default: now. */
+  created_at?: TimestampInput;
+}
+
+/** Resource usage; integers >= 0. */
+export interface UsageMetrics {
+  tokens_in: number;
+  tokens_out: number;
+  duration_ms: number;
+  api_calls: number;
+}
+
+/** One metered piece of work. */
+export interface UsageEvent {
+  id: string;
+  task_id: string;
+  agent_id: string;
+  consumer_id: string;
+  metrics: UsageMetrics;
+  timestamp: Timestamp;
+}
+
+/** What `record` takes. Unknown fields are rejected. */
+export interface UsageEventInput {
+  /** Default: `"evt_"` + a new ULID. Recording a stored id again stores nothing. */
+  id?: string;
+  task_id: string;
+  agent_id: string;
+  consumer_id: string;
+  /** Missing metrics are 0. */
+  metrics?: Partial<UsageMetrics>;
+  /** Default: now. */
+  timestamp?: TimestampInput;
+}
+
+/** Totals of an agent's usage. */
+export interface UsageAggregate {
+  agent_id: string;
+  /** The label passed to `aggregate`, echoed back. */
+  period: string;
+  /** Σ(tokens_in + tokens_out). */
+  total_tokens: number;
+  /** Σ duration_ms. */
+  total_duration: number;
+  /** The number of events. */
+  total_tasks: number;
+  total_api_calls: number;
+}
+
+/** One task as `listTasks` sees it. */
+export interface TaskSummary {
+  task_id: string;
+  versions: number;
+  latest_version: number;
+  latest_created_at: Timestamp;
+  checkpoints: number;
+}
+
+/** Totals of one UTC hour or day. */
+export interface UsageBucket {
+  /** The start of the hour or day. */
+  start: Timestamp;
+  total_tokens: number;
+  total_duration: number;
+  total_tasks: number;
+  total_api_calls: number;
+}
+
+export interface SaveOptions {
+  /**
+   * Optimistic concurrency: the task's latest version must equal this, else `VERSION_CONFLICT`.
+   * `null` or `0`: the task must not exist yet.
+   */
+  expectedVersion?: number | null;
+}
+
+export interface QueryOptions {
+  /** At most this many events (integer >= 0). */
+  limit?: number;
+  /** Skip this many events first (integer >= 0). */
+  offset?: number;
+}
+
+export interface TimeWindow {
+  /** Inclusive. */
+  start?: TimestampInput;
+  /** Inclusive. */
+  end?: TimestampInput;
+}
+
+export interface SeriesOptions {
+  bucket: "hour" | "day";
+  /** Included. */
+  start: TimestampInput;
+  /** Excluded. */
+  end: TimestampInput;
+}
+
+/**
+ * Deletes the versions outside the `keepLast` newest **and** created before `olderThan` (each
+ * applies when given; at least one is required), sparing checkpoints when `keepCheckpoints`.
+ * The latest version is never deleted.
+ */
+export interface PrunePolicy {
+  keepLast?: number;
+  olderThan?: TimestampInput;
+  keepCheckpoints?: boolean;
+}
+
+export interface ExportFilter {
+  agentId?: string;
+  /** Inclusive. */
+  start?: TimestampInput;
+  /** Inclusive. */
+  end?: TimestampInput;
+}
+
+/** The stable codes of `StateError`. */
+export type StateErrorCode =
+  | "INVALID_SNAPSHOT"
+  | "INVALID_EVENT"
+  | "INVALID_TIMESTAMP"
+  | "INVALID_ARGUMENT"
+  | "UNKNOWN_BACKEND"
+  | "VERSION_CONFLICT"
+  | "CORRUPT_DATABASE"
+  | "SCHEMA_MISMATCH"
+  | "DATABASE_LOCKED"
+  | "STORAGE_IO"
+  | "TOO_LARGE"
+  | "CLOSED";
+
+/**
+ * Every failure of the library. A call that throws has changed nothing, and the store stays
+ * usable.
+ */
+export declare class StateError extends Error {
+  constructor(code: StateErrorCode, message: string);
+  readonly code: StateErrorCode;
+  name: "StateError";
+}
+
+/** Versioned snapshots of tasks' state. */
+export interface SnapshotStore {
+  /** Saves a version (upsert on (task_id, version)) and returns what was stored. */
+  save(snapshot: StateSnapshotInput, options?: SaveOptions): StateSnapshot;
+  /** The given version, or the highest one; `undefined` if absent. */
+  get(taskId: string, version?: number | null): StateSnapshot | undefined;
+  /** The task's snapshot with this id (the highest version if several share it). */
+  getById(taskId: string, snapshotId: string): StateSnapshot | undefined;
+  /** The task's versions, ascending; `[]` for an unknown task. */
+  listVersions(taskId: string): number[];
+  /** Deletes one version, or all of them without `version`; `true` iff anything was deleted. */
+  delete(taskId: string, version?: number | null): boolean;
+  /** Every task, ordered by task id. */
+  listTasks(): TaskSummary[];
+  /** Deletes old versions by policy; returns how many. */
+  prune(taskId: string, policy: PrunePolicy): number;
+}
+
+/** Usage events of agents. */
+export interface MeteringStore {
+  /** Records an event and returns what was stored (the stored one if the id is known). */
+  record(event: UsageEventInput): UsageEvent;
+  /** The agent's events with start <= timestamp <= end, ascending, ties in recording order. */
+  query(agentId: string, start: TimestampInput, end: TimestampInput, options?: QueryOptions): UsageEvent[];
+  /** Totals of the agent's events (inside `window` when given); `period` is echoed back. */
+  aggregate(agentId: string, period: string, window?: TimeWindow): UsageAggregate;
+  /** One bucket per UTC hour/day in [start, end) that holds events, ascending. */
+  series(agentId: string, options: SeriesOptions): UsageBucket[];
+  /** Every agent with events, sorted. */
+  agents(): string[];
+  /** The events as a JSON array or CSV (header `id,task_id,agent_id,consumer_id,tokens_in,tokens_out,duration_ms,api_calls,timestamp`). */
+  export(format: "json" | "csv", filter?: ExportFilter): string;
+}
+
+/** Snapshots held in this WebAssembly instance's memory. */
+export declare class MemorySnapshotStore implements SnapshotStore {
+  constructor();
+  save(snapshot: StateSnapshotInput, options?: SaveOptions): StateSnapshot;
+  get(taskId: string, version?: number | null): StateSnapshot | undefined;
+  getById(taskId: string, snapshotId: string): StateSnapshot | undefined;
+  listVersions(taskId: string): number[];
+  delete(taskId: string, version?: number | null): boolean;
+  listTasks(): TaskSummary[];
+  prune(taskId: string, policy: PrunePolicy): number;
+  /** Frees the store's memory now instead of at garbage collection; later calls throw. */
+  free(): void;
+}
+
+/** Usage events held in this WebAssembly instance's memory. */
+export declare class MemoryMeteringStore implements MeteringStore {
+  constructor();
+  record(event: UsageEventInput): UsageEvent;
+  query(agentId: string, start: TimestampInput, end: TimestampInput, options?: QueryOptions): UsageEvent[];
+  aggregate(agentId: string, period: string, window?: TimeWindow): UsageAggregate;
+  series(agentId: string, options: SeriesOptions): UsageBucket[];
+  agents(): string[];
+  export(format: "json" | "csv", filter?: ExportFilter): string;
+  /** Frees the store's memory now instead of at garbage collection; later calls throw. */
+  free(): void;
+}

@@ -1,0 +1,239 @@
+//! Converting between JavaScript values and JSON, strictly: values JSON cannot hold
+//! (`undefined` inside data, `NaN`, `Infinity`, BigInt, functions, symbols, cycles, class
+//! instances) are rejected with a message naming the path, never coerced or dropped; getters
+//! and proxies that throw become errors too. Nothing here can trap.
+
+use asap_state::{ErrFn, StateError, MAX_DEPTH};
+use serde::Serialize;
+use serde_json::{Map, Number, Value};
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(catch, js_namespace = Object, js_name = keys)]
+    fn object_keys(o: &JsValue) -> Result<js_sys::Array, JsValue>;
+    #[wasm_bindgen(catch, js_namespace = Array, js_name = isArray)]
+    fn is_array(o: &JsValue) -> Result<bool, JsValue>;
+    #[wasm_bindgen(catch, js_namespace = Reflect, js_name = getPrototypeOf)]
+    fn prototype_of(o: &JsValue) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(catch, js_namespace = Reflect, js_name = get)]
+    fn get(o: &JsValue, key: &JsValue) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(catch, js_namespace = JSON, js_name = parse)]
+    fn json_parse(text: &str) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(thread_local_v2, js_namespace = Object, js_name = prototype)]
+    static OBJECT_PROTOTYPE: JsValue;
+    #[wasm_bindgen(thread_local_v2, js_namespace = Date, js_name = prototype)]
+    static DATE_PROTOTYPE: JsValue;
+}
+
+/// How `Date` objects are treated.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Inside `data`: only JSON values; `undefined` and `Date` are errors.
+    Data,
+    /// Arguments and option objects: a `Date` becomes epoch milliseconds (a `TimestampInput`),
+    /// and a property whose value is `undefined` counts as absent.
+    Args,
+}
+
+struct Walker {
+    err: ErrFn,
+    mode: Mode,
+    ancestors: Vec<JsValue>,
+}
+
+fn type_name(v: &JsValue) -> String {
+    if v.is_undefined() {
+        return "undefined".into();
+    }
+    if v.is_bigint() {
+        return "a BigInt".into();
+    }
+    if v.is_symbol() {
+        return "a symbol".into();
+    }
+    if v.is_function() {
+        return "a function".into();
+    }
+    if let Some(n) = v.as_f64() {
+        return format!("{n}");
+    }
+    let name = get(v, &JsValue::from_str("constructor"))
+        .ok()
+        .and_then(|c| get(&c, &JsValue::from_str("name")).ok())
+        .and_then(|n| n.as_string())
+        .filter(|n| !n.is_empty());
+    match name {
+        Some(n) => format!("a {n}"),
+        None => "an object with a custom prototype".into(),
+    }
+}
+
+fn message(e: &JsValue) -> String {
+    get(e, &JsValue::from_str("message"))
+        .ok()
+        .and_then(|m| m.as_string())
+        .or_else(|| e.as_string())
+        .unwrap_or_else(|| "an exception".into())
+}
+
+impl Walker {
+    fn fail(&self, path: &str, what: String) -> StateError {
+        (self.err)(format!("{path}: {what}"))
+    }
+
+    fn number(&self, n: f64, path: &str) -> Result<Value, StateError> {
+        if !n.is_finite() {
+            return Err(self.fail(path, format!("{n} is not a JSON number")));
+        }
+        // Integers JavaScript holds exactly become JSON integers; everything else stays a double
+        // (so `1.5` stays `1.5` and `2**60` is not mistaken for an exact integer).
+        if n.fract() == 0.0 && n.abs() <= 9_007_199_254_740_991.0 {
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            return Ok(if n >= 0.0 {
+                Value::Number(Number::from(n as u64))
+            } else {
+                Value::Number(Number::from(n as i64))
+            });
+        }
+        Number::from_f64(n)
+            .map(Value::Number)
+            .ok_or_else(|| self.fail(path, format!("{n} is not a JSON number")))
+    }
+
+    fn walk(&mut self, v: &JsValue, path: &str) -> Result<Value, StateError> {
+        if v.is_null() {
+            return Ok(Value::Null);
+        }
+        if let Some(b) = v.as_bool() {
+            return Ok(Value::Bool(b));
+        }
+        if let Some(n) = v.as_f64() {
+            return self.number(n, path);
+        }
+        if let Some(s) = v.as_string() {
+            return Ok(Value::String(s));
+        }
+        if !v.is_object() || v.is_function() {
+            return Err(self.fail(path, format!("{} is not a JSON value", type_name(v))));
+        }
+        if self.ancestors.iter().any(|a| a == v) {
+            return Err(self.fail(path, "the value refers to itself (a cycle)".into()));
+        }
+        if self.ancestors.len() >= MAX_DEPTH {
+            return Err(self.fail(path, format!("nests deeper than {MAX_DEPTH} levels")));
+        }
+        let throw = |e: JsValue| self.fail(path, format!("reading it threw: {}", message(&e)));
+        if is_array(v).map_err(throw)? {
+            let len = get(v, &JsValue::from_str("length"))
+                .map_err(throw)?
+                .as_f64()
+                .unwrap_or(0.0);
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let len = len.clamp(0.0, u32::MAX as f64) as u32;
+            self.ancestors.push(v.clone());
+            let mut items = Vec::with_capacity(len.min(1 << 16) as usize);
+            for i in 0..len {
+                let item_path = format!("{path}[{i}]");
+                let item = get(v, &JsValue::from(i)).map_err(|e| {
+                    self.fail(&item_path, format!("reading it threw: {}", message(&e)))
+                })?;
+                if item.is_undefined() {
+                    self.ancestors.pop();
+                    return Err(self.fail(&item_path, "undefined is not a JSON value".into()));
+                }
+                match self.walk(&item, &item_path) {
+                    Ok(x) => items.push(x),
+                    Err(e) => {
+                        self.ancestors.pop();
+                        return Err(e);
+                    }
+                }
+            }
+            self.ancestors.pop();
+            return Ok(Value::Array(items));
+        }
+        let proto = prototype_of(v).map_err(throw)?;
+        if self.mode == Mode::Args && DATE_PROTOTYPE.with(|d| proto == *d) {
+            let ms = js_sys::Date::from(v.clone()).get_time();
+            if !ms.is_finite() {
+                return Err(StateError::InvalidTimestamp(format!(
+                    "{path}: the Date is invalid"
+                )));
+            }
+            return self.number(ms.trunc(), path);
+        }
+        if !(proto.is_null() || OBJECT_PROTOTYPE.with(|o| proto == *o)) {
+            return Err(self.fail(
+                path,
+                format!(
+                    "{} is not a plain object; only plain objects, arrays, strings, finite numbers, booleans and null are JSON",
+                    type_name(v)
+                ),
+            ));
+        }
+        self.ancestors.push(v.clone());
+        let result = self.object(v, path);
+        self.ancestors.pop();
+        result
+    }
+
+    fn object(&mut self, v: &JsValue, path: &str) -> Result<Value, StateError> {
+        let throw = |e: JsValue| self.fail(path, format!("reading it threw: {}", message(&e)));
+        let keys = object_keys(v).map_err(throw)?;
+        let mut map = Map::new();
+        for key in keys.iter() {
+            let Some(k) = key.as_string() else { continue };
+            let child_path = format!("{path}.{k}");
+            let item = get(v, &key).map_err(|e| {
+                self.fail(&child_path, format!("reading it threw: {}", message(&e)))
+            })?;
+            if item.is_undefined() {
+                if self.mode == Mode::Args {
+                    continue;
+                }
+                return Err(self.fail(&child_path, "undefined is not a JSON value".into()));
+            }
+            // The `data` of a snapshot input is data, even inside an argument object.
+            let value = if self.mode == Mode::Args && self.ancestors.len() == 1 && k == "data" {
+                self.mode = Mode::Data;
+                let r = self.walk(&item, &child_path);
+                self.mode = Mode::Args;
+                r?
+            } else {
+                self.walk(&item, &child_path)?
+            };
+            map.insert(k, value);
+        }
+        Ok(Value::Object(map))
+    }
+}
+
+/// Converts an argument (an input object, an option object, or a scalar) to JSON. `name`
+/// starts the paths in error messages; `err` builds the error. `undefined` gives `None`.
+pub fn arg(v: &JsValue, name: &str, err: ErrFn) -> Result<Option<Value>, StateError> {
+    if v.is_undefined() {
+        return Ok(None);
+    }
+    let mut w = Walker {
+        err,
+        mode: Mode::Args,
+        ancestors: Vec::new(),
+    };
+    w.walk(v, name).map(Some)
+}
+
+/// Converts an argument, mapping `undefined` to JSON `null`.
+pub fn arg_or_null(v: &JsValue, name: &str, err: ErrFn) -> Result<Value, StateError> {
+    arg(v, name, err).map(|o| o.unwrap_or(Value::Null))
+}
+
+/// A fresh JavaScript value (plain objects and arrays) for a serialisable model.
+pub fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsValue> {
+    let text = serde_json::to_string(value).map_err(|e| {
+        crate::error::to_js(StateError::StorageIo(format!(
+            "could not encode result: {e}"
+        )))
+    })?;
+    json_parse(&text)
+}

@@ -1,0 +1,145 @@
+//! `MemoryMeteringStore` for JavaScript.
+
+use asap_state::{
+    string_arg, ExportFilter, ExportFormat, MeteringStore, QueryOptions, SeriesOptions, StateError,
+    Timestamp, UsageEventInput, Window,
+};
+use wasm_bindgen::prelude::*;
+
+use crate::convert::{arg, arg_or_null, to_js};
+use crate::error::{js, JsResult};
+use crate::runtime;
+
+const ARG: fn(String) -> StateError = StateError::InvalidArgument;
+
+fn string(v: &JsValue, name: &str) -> JsResult<String> {
+    js(arg_or_null(v, name, ARG).and_then(|v| string_arg(&v, name)))
+}
+
+fn timestamp(v: &JsValue, name: &str) -> JsResult<Timestamp> {
+    js(arg_or_null(v, name, ARG).and_then(|v| Timestamp::from_json(&v, name)))
+}
+
+/// The metering-store methods, shared by every backend's JavaScript class.
+pub(crate) fn record(store: &dyn MeteringStore, event: &JsValue) -> JsResult<JsValue> {
+    let input = js(arg_or_null(event, "event", StateError::InvalidEvent)
+        .and_then(|v| UsageEventInput::from_json(&v)))?;
+    to_js(&js(store.record(input))?)
+}
+
+pub(crate) fn query(
+    store: &dyn MeteringStore,
+    agent_id: &JsValue,
+    start: &JsValue,
+    end: &JsValue,
+    options: &JsValue,
+) -> JsResult<JsValue> {
+    let agent_id = string(agent_id, "agentId")?;
+    let start = timestamp(start, "start")?;
+    let end = timestamp(end, "end")?;
+    let options =
+        js(arg(options, "options", ARG).and_then(|v| QueryOptions::from_json(v.as_ref())))?;
+    to_js(&js(store.query(&agent_id, start, end, options))?)
+}
+
+pub(crate) fn aggregate(
+    store: &dyn MeteringStore,
+    agent_id: &JsValue,
+    period: &JsValue,
+    window: &JsValue,
+) -> JsResult<JsValue> {
+    let agent_id = string(agent_id, "agentId")?;
+    let period = string(period, "period")?;
+    let window =
+        js(arg(window, "window", ARG).and_then(|v| Window::from_json(v.as_ref(), "window")))?;
+    to_js(&js(store.aggregate(&agent_id, &period, window))?)
+}
+
+pub(crate) fn series(
+    store: &dyn MeteringStore,
+    agent_id: &JsValue,
+    options: &JsValue,
+) -> JsResult<JsValue> {
+    let agent_id = string(agent_id, "agentId")?;
+    let options =
+        js(arg(options, "options", ARG).and_then(|v| SeriesOptions::from_json(v.as_ref())))?;
+    to_js(&js(store.series(&agent_id, options))?)
+}
+
+pub(crate) fn agents(store: &dyn MeteringStore) -> JsResult<JsValue> {
+    to_js(&js(store.agents())?)
+}
+
+pub(crate) fn export(
+    store: &dyn MeteringStore,
+    format: &JsValue,
+    filter: &JsValue,
+) -> JsResult<String> {
+    let format = js(arg_or_null(format, "format", ARG).and_then(|v| ExportFormat::from_json(&v)))?;
+    let filter = js(arg(filter, "filter", ARG).and_then(|v| ExportFilter::from_json(v.as_ref())))?;
+    js(store.export(format, &filter))
+}
+
+/// Usage events of agents, held in this instance's memory.
+#[wasm_bindgen(js_name = MemoryMeteringStore, skip_typescript)]
+pub struct MemoryMeteringStore {
+    inner: asap_state::MemoryMeteringStore,
+}
+
+#[wasm_bindgen(js_class = MemoryMeteringStore)]
+impl MemoryMeteringStore {
+    /// An empty store.
+    #[wasm_bindgen(constructor)]
+    pub fn new() -> MemoryMeteringStore {
+        MemoryMeteringStore {
+            inner: asap_state::MemoryMeteringStore::with_runtime(runtime::host()),
+        }
+    }
+
+    /// Records an event (idempotent by `id`).
+    pub fn record(&self, event: JsValue) -> JsResult<JsValue> {
+        record(&self.inner, &event)
+    }
+
+    /// The agent's events in `[start, end]`, ascending.
+    pub fn query(
+        &self,
+        agent_id: JsValue,
+        start: JsValue,
+        end: JsValue,
+        options: JsValue,
+    ) -> JsResult<JsValue> {
+        query(&self.inner, &agent_id, &start, &end, &options)
+    }
+
+    /// Totals of the agent's events.
+    pub fn aggregate(
+        &self,
+        agent_id: JsValue,
+        period: JsValue,
+        window: JsValue,
+    ) -> JsResult<JsValue> {
+        aggregate(&self.inner, &agent_id, &period, &window)
+    }
+
+    /// Hourly or daily buckets of the agent's events.
+    pub fn series(&self, agent_id: JsValue, options: JsValue) -> JsResult<JsValue> {
+        series(&self.inner, &agent_id, &options)
+    }
+
+    /// Every agent with events, sorted.
+    pub fn agents(&self) -> JsResult<JsValue> {
+        agents(&self.inner)
+    }
+
+    /// The events as JSON or CSV.
+    pub fn export(&self, format: JsValue, filter: JsValue) -> JsResult<String> {
+        export(&self.inner, &format, &filter)
+    }
+}
+
+impl Default for MemoryMeteringStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
