@@ -112,6 +112,11 @@ impl Timestamp {
     pub fn parse(text: &str, field: &str) -> Result<Timestamp> {
         let trimmed = text.trim();
         if let Ok(dt) = DateTime::parse_from_rfc3339(trimmed) {
+            if dt.nanosecond() >= 1_000_000_000 {
+                return Err(StateError::InvalidTimestamp(format!(
+                    "{field}: {trimmed:?} is a leap second, which Python and JavaScript do not represent"
+                )));
+            }
             return Timestamp::from_datetime(dt.with_timezone(&Utc)).map_err(|_| {
                 StateError::InvalidTimestamp(format!(
                     "{field}: {trimmed:?} is outside years 1..9999"

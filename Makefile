@@ -1,0 +1,80 @@
+# asap-state — two commands for a new user: `make demo` and `make test`.
+# Every target installs what it needs, idempotently (wasm target, the pinned wasm-bindgen CLI,
+# Chromium + chromedriver from apt, npm packages from package-lock.json).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+export CARGO_TERM_COLOR ?= never
+# The wasm-bindgen CLI must match the crate exactly: read its version from Cargo.lock.
+WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/{getline; gsub(/"/,"",$$3); print $$3; exit}' Cargo.lock)
+CHROMEDRIVER ?= /usr/bin/chromedriver
+export CHROMEDRIVER
+
+.PHONY: help demo test setup setup-rust setup-node setup-browser pkg lint fmt \
+        test-rust test-wasm test-js clean
+
+help:
+	@echo "make demo   build the package and run the quickstart example"
+	@echo "make test   everything: lint, Rust tests, wasm tests (Node + Chromium), package, JS tests"
+
+## ---------------------------------------------------------------- setup (idempotent)
+setup: setup-rust setup-node setup-browser
+
+setup-rust:
+	@rustup target list --installed | grep -qx wasm32-unknown-unknown \
+	  || rustup target add wasm32-unknown-unknown
+	@rustup component list --installed | grep -q '^clippy' || rustup component add clippy
+	@rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt
+	@if ! wasm-bindgen --version 2>/dev/null | grep -qx "wasm-bindgen $(WASM_BINDGEN_VERSION)"; then \
+	  echo "==> installing wasm-bindgen-cli $(WASM_BINDGEN_VERSION) (about 4 minutes, once)"; \
+	  cargo install wasm-bindgen-cli --version "=$(WASM_BINDGEN_VERSION)" --locked \
+	    || cargo install wasm-bindgen-cli --version "=$(WASM_BINDGEN_VERSION)"; \
+	fi
+
+setup-node: node_modules/.installed
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+setup-browser:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+	  echo "==> installing chromium and chromium-driver from apt"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver; \
+	fi
+
+## ---------------------------------------------------------------- build
+pkg: setup-rust setup-node
+	./scripts/build-pkg.sh
+	@ln -sfn ../pkg node_modules/asap-state
+
+demo: pkg
+	node examples/quickstart.mjs
+
+## ---------------------------------------------------------------- tests
+lint: setup-rust
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy --workspace --all-targets --target wasm32-unknown-unknown -- -D warnings
+
+fmt:
+	cargo fmt --all
+
+test-rust:
+	cargo test --workspace
+
+test-wasm: setup-rust setup-browser
+	cargo test -p asap-state-wasm --target wasm32-unknown-unknown --test node
+	cargo test -p asap-state-wasm --target wasm32-unknown-unknown --test browser
+
+test-js: pkg setup-browser
+	node --test --test-reporter=spec tests/js/*.test.mjs
+
+test: setup lint test-rust test-wasm test-js
+	@echo "make test: all green"
+
+clean:
+	rm -rf pkg target/wasm32-unknown-unknown
