@@ -13,14 +13,15 @@ CHROMEDRIVER ?= /usr/bin/chromedriver
 export CHROMEDRIVER
 
 .PHONY: help demo test setup setup-rust setup-node setup-browser pkg lint fmt \
-        test-rust test-wasm test-js clean
+        test-rust test-wasm test-js coverage setup-coverage clean
 
 help:
 	@echo "make demo   build the package and run the quickstart example"
-	@echo "make test   everything: lint, Rust tests, wasm tests (Node + Chromium), package, JS tests"
+	@echo "make test   everything: lint, Rust tests, wasm tests (Node + Chromium), package, JS tests, coverage"
+	@echo "(also: make pkg, make lint, make test-rust, make test-wasm, make test-js, make coverage)"
 
 ## ---------------------------------------------------------------- setup (idempotent)
-setup: setup-rust setup-node setup-browser
+setup: setup-rust setup-node setup-browser setup-coverage
 
 setup-rust:
 	@rustup target list --installed | grep -qx wasm32-unknown-unknown \
@@ -44,6 +45,17 @@ setup-browser:
 	  echo "==> installing chromium and chromium-driver from apt"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver; \
+	fi
+
+CARGO_LLVM_COV_VERSION := 0.9.1
+COVERAGE_MIN_LINES := 95
+
+setup-coverage:
+	@rustup component list --installed | grep -q '^llvm-tools' || rustup component add llvm-tools-preview
+	@if ! cargo llvm-cov --version 2>/dev/null | grep -q "$(CARGO_LLVM_COV_VERSION)"; then \
+	  echo "==> installing cargo-llvm-cov $(CARGO_LLVM_COV_VERSION) (about 2 minutes, once)"; \
+	  cargo install cargo-llvm-cov --version "=$(CARGO_LLVM_COV_VERSION)" --locked \
+	    || cargo install cargo-llvm-cov --version "=$(CARGO_LLVM_COV_VERSION)"; \
 	fi
 
 ## ---------------------------------------------------------------- build
@@ -73,7 +85,13 @@ test-wasm: setup-rust setup-browser
 test-js: pkg setup-browser
 	node --test --test-reporter=spec tests/js/*.test.mjs
 
-test: setup lint test-rust test-wasm test-js
+# Line and region coverage of the core crate; fails under $(COVERAGE_MIN_LINES)% of lines.
+# HTML report: coverage/html/index.html (git-ignored).
+coverage: setup-coverage
+	cargo llvm-cov --package asap-state --html --output-dir coverage
+	cargo llvm-cov report --package asap-state --summary-only --fail-under-lines $(COVERAGE_MIN_LINES)
+
+test: setup lint test-rust test-wasm test-js coverage
 	@echo "make test: all green"
 
 clean:

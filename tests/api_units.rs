@@ -1,0 +1,180 @@
+//! Behaviour of the core's public helpers that the contract suite does not reach through a
+//! store: the runtime (clock and ids), error codes, environment configuration, argument parsers.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::panic
+)]
+
+use asap_state::*;
+use serde_json::json;
+
+#[test]
+fn random_ids_are_prefixed_ulids_of_the_instant() {
+    let ids = RandomIds;
+    let at = Timestamp::parse("2025-02-08T12:00:00.123Z", "t").unwrap();
+    let a = ids.new_id("snap_", at);
+    let b = ids.new_id("snap_", at);
+    assert_ne!(a, b, "80 random bits per id");
+    assert_eq!(a.len(), 5 + 26);
+    let ulid = ulid::Ulid::from_string(&a[5..]).unwrap();
+    assert_eq!(ulid.timestamp_ms(), 1_739_016_000_123);
+    // The same instant from the free function with fixed randomness is deterministic.
+    assert_eq!(ulid_from(at, [0; 10]), ulid_from(at, [0; 10]));
+    assert_ne!(ulid_from(at, [0; 10]), ulid_from(at, [1; 10]));
+}
+
+#[test]
+fn system_clock_and_default_stores_use_real_time() {
+    let before = chrono::Utc::now().timestamp_micros();
+    let now = SystemClock.now().as_micros();
+    let after = chrono::Utc::now().timestamp_micros();
+    assert!(before <= now && now <= after);
+
+    let store = MemorySnapshotStore::new();
+    let data = json!({"a": 1}).as_object().cloned().unwrap();
+    let saved = store
+        .save(StateSnapshotInput::new("t", data), SaveOptions::default())
+        .unwrap();
+    assert!(saved.id.starts_with("snap_") && saved.id.len() == 31);
+    assert!((saved.created_at.as_micros() - after).abs() < 60_000_000);
+
+    let metering = MemoryMeteringStore::new();
+    let event = metering
+        .record(UsageEventInput::new("t", "a", "c"))
+        .unwrap();
+    assert!(event.id.starts_with("evt_") && event.id.len() == 30);
+    assert!((event.timestamp.as_micros() - after).abs() < 60_000_000);
+    assert_eq!(event.metrics, UsageMetrics::default());
+}
+
+#[test]
+fn manual_clock_moves_only_when_told() {
+    let start = Timestamp::parse("2025-02-08T12:00:00Z", "t").unwrap();
+    let clock = ManualClock::new(start);
+    assert_eq!(clock.now(), start);
+    clock.advance(1_500_000);
+    assert_eq!(clock.now().to_string(), "2025-02-08T12:00:01.500000+00:00");
+    clock.set(Timestamp::MAX);
+    clock.advance(1);
+    assert_eq!(
+        clock.now(),
+        Timestamp::MIN,
+        "out of range falls back to MIN, never panics"
+    );
+    let ids = SequentialIds::new();
+    assert_eq!(ids.new_id("evt_", start), "evt_000001");
+    assert_eq!(ids.new_id("evt_", start), "evt_000002");
+    let rt = Runtime::new(clock, ids);
+    assert_eq!(rt.new_id("x_"), "x_000003");
+    assert_eq!(format!("{rt:?}"), "Runtime { .. }");
+}
+
+#[test]
+fn every_error_has_its_stable_code_and_message() {
+    let all = [
+        StateError::InvalidSnapshot("m0".into()),
+        StateError::InvalidEvent("m1".into()),
+        StateError::InvalidTimestamp("m2".into()),
+        StateError::InvalidArgument("m3".into()),
+        StateError::UnknownBackend("m4".into()),
+        StateError::VersionConflict("m5".into()),
+        StateError::CorruptDatabase("m6".into()),
+        StateError::SchemaMismatch("m7".into()),
+        StateError::DatabaseLocked("m8".into()),
+        StateError::StorageIo("m9".into()),
+        StateError::TooLarge("m10".into()),
+        StateError::Closed("m11".into()),
+    ];
+    for (i, err) in all.iter().enumerate() {
+        assert_eq!(err.code(), ERROR_CODES[i]);
+        assert_eq!(err.message(), format!("m{i}"));
+        assert_eq!(err.to_string(), format!("m{i}"));
+    }
+}
+
+#[test]
+fn backend_config_reads_the_process_environment() {
+    // The only test touching these variables, so no other test races with it.
+    std::env::set_var(ASAP_STORAGE_BACKEND_ENV, " SQLite ");
+    std::env::set_var(ASAP_STORAGE_PATH_ENV, "/tmp/state.db");
+    assert_eq!(
+        BackendConfig::from_env().unwrap(),
+        BackendConfig::Sqlite {
+            path: "/tmp/state.db".into()
+        }
+    );
+    std::env::set_var(ASAP_STORAGE_BACKEND_ENV, "tab\tnew\nline\rend");
+    let err = BackendConfig::from_env().unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Unknown ASAP_STORAGE_BACKEND='tab\\tnew\\nline\\rend'. Use 'memory' or 'sqlite'."
+    );
+    std::env::remove_var(ASAP_STORAGE_BACKEND_ENV);
+    std::env::remove_var(ASAP_STORAGE_PATH_ENV);
+    assert_eq!(BackendConfig::from_env().unwrap(), BackendConfig::Memory);
+    assert_eq!(DEFAULT_DB_PATH, "asap_state.db");
+}
+
+#[test]
+fn argument_parsers() {
+    assert_eq!(string_arg(&json!("t"), "taskId").unwrap(), "t");
+    assert_eq!(string_arg(&json!(""), "taskId").unwrap(), "");
+    let err = string_arg(&json!(5), "taskId").unwrap_err();
+    assert_eq!(err.code(), "INVALID_ARGUMENT");
+    assert_eq!(err.message(), "taskId must be a string, got number 5");
+    assert_eq!(version_arg(None, "version").unwrap(), None);
+    assert_eq!(version_arg(Some(&json!(null)), "version").unwrap(), None);
+    assert_eq!(version_arg(Some(&json!(3)), "version").unwrap(), Some(3));
+    for bad in [json!(0), json!(-1), json!(1.5), json!("1")] {
+        assert_eq!(
+            version_arg(Some(&bad), "version").unwrap_err().code(),
+            "INVALID_ARGUMENT"
+        );
+    }
+    // `null` option objects mean "no options".
+    let null = json!(null);
+    assert_eq!(
+        SaveOptions::from_json(Some(&null)).unwrap(),
+        SaveOptions::default()
+    );
+    assert_eq!(
+        QueryOptions::from_json(Some(&null)).unwrap(),
+        QueryOptions::default()
+    );
+    assert_eq!(
+        Window::from_json(Some(&null), "window").unwrap(),
+        Window::default()
+    );
+    assert_eq!(
+        ExportFilter::from_json(Some(&null)).unwrap(),
+        ExportFilter::default()
+    );
+    let err = QueryOptions::from_json(Some(&json!({"limit": -2}))).unwrap_err();
+    assert_eq!(err.message(), "limit must be non-negative, got -2");
+    let err = SeriesOptions::from_json(None).unwrap_err();
+    assert_eq!(err.message(), "options must be an object, got null");
+}
+
+#[test]
+fn timestamps_out_of_range_or_leap_are_rejected() {
+    let err = Timestamp::parse("0001-01-01T00:00:00+01:00", "created_at").unwrap_err();
+    assert_eq!(err.code(), "INVALID_TIMESTAMP");
+    assert!(err.message().contains("outside years 1..9999"), "{err}");
+    let err = Timestamp::parse("2016-12-31T23:59:60Z", "created_at").unwrap_err();
+    assert!(err.message().contains("leap second"), "{err}");
+    let err = Timestamp::from_millis(i64::MAX).unwrap_err();
+    assert_eq!(err.code(), "INVALID_TIMESTAMP");
+    let dt = chrono::DateTime::parse_from_rfc3339("2025-02-08T12:00:00.000000999Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let t = Timestamp::from_datetime(dt).unwrap();
+    assert_eq!(
+        t.to_string(),
+        "2025-02-08T12:00:00+00:00",
+        "nanoseconds are truncated"
+    );
+    assert_eq!(t.to_datetime().timestamp(), dt.timestamp());
+}
