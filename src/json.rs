@@ -19,7 +19,7 @@ pub fn describe(value: &Value) -> String {
     match value {
         Value::Null => "null".to_owned(),
         Value::Bool(b) => format!("boolean {b}"),
-        Value::Number(n) => format!("number {n}"),
+        Value::Number(n) => format!("number {}", number_text(n)),
         Value::String(s) => {
             let short: String = s.chars().take(40).collect();
             if short.len() < s.len() {
@@ -30,6 +30,14 @@ pub fn describe(value: &Value) -> String {
         }
         Value::Array(_) => "an array".to_owned(),
         Value::Object(_) => "an object".to_owned(),
+    }
+}
+
+/// A number as JavaScript prints it: integral doubles without `.0` or an exponent below 1e21.
+pub fn number_text(n: &serde_json::Number) -> String {
+    match n.as_f64() {
+        Some(f) if n.is_f64() && f.fract() == 0.0 && f.abs() < 1e21 => format!("{f:.0}"),
+        _ => n.to_string(),
     }
 }
 
@@ -61,13 +69,9 @@ impl<'a> Fields<'a> {
         Ok(Fields { map, what, err })
     }
 
-    /// The field's value, with `null` treated as absent.
+    /// The field's value; `None` when absent. (`null` is a value like any other: a field
+    /// typed without `null` rejects it, as the reference does.)
     pub fn get(&self, key: &str) -> Option<&'a Value> {
-        self.map.get(key).filter(|v| !v.is_null())
-    }
-
-    /// The raw field, distinguishing `null` from absent.
-    pub fn raw(&self, key: &str) -> Option<&'a Value> {
         self.map.get(key)
     }
 
@@ -142,7 +146,11 @@ pub fn int_value(value: &Value, name: &str, min: u64, err: ErrFn) -> Result<u64>
     match value {
         Value::Number(n) => match n.as_u64() {
             Some(u) if (min..=MAX_SAFE_INTEGER).contains(&u) => Ok(u),
-            _ => Err(err(format!("{name} must be {}, got {n}", range()))),
+            _ => Err(err(format!(
+                "{name} must be {}, got {}",
+                range(),
+                number_text(n)
+            ))),
         },
         other => Err(err(format!(
             "{name} must be {}, got {}",
@@ -152,14 +160,16 @@ pub fn int_value(value: &Value, name: &str, min: u64, err: ErrFn) -> Result<u64>
     }
 }
 
-/// Checks a `data` value: nesting depth at most [`MAX_DEPTH`]. (Serde's `Value` cannot hold
-/// `NaN` or infinities, so every value that reaches here is JSON.)
-pub fn check_depth(value: &Value, name: &str, err: ErrFn) -> Result<()> {
+/// Checks a `data` value: nesting depth at most [`MAX_DEPTH`], else `TOO_LARGE`. (Serde's
+/// `Value` cannot hold `NaN` or infinities, so every value that reaches here is JSON.)
+pub fn check_depth(value: &Value, name: &str) -> Result<()> {
     // Iterative, so hostile nesting cannot exhaust the stack.
     let mut stack: Vec<(&Value, usize)> = vec![(value, 1)];
     while let Some((v, depth)) = stack.pop() {
         if depth > MAX_DEPTH {
-            return Err(err(format!("{name} nests deeper than {MAX_DEPTH} levels")));
+            return Err(StateError::TooLarge(format!(
+                "{name} nests deeper than {MAX_DEPTH} levels"
+            )));
         }
         let next = depth.saturating_add(1);
         match v {
@@ -236,12 +246,12 @@ mod tests {
         for _ in 0..MAX_DEPTH {
             v = json!([v]);
         }
-        assert!(check_depth(&v, "data", StateError::InvalidSnapshot).is_err());
+        assert_eq!(check_depth(&v, "data").unwrap_err().code(), "TOO_LARGE");
         let mut ok = json!(1);
         for _ in 0..MAX_DEPTH - 1 {
             ok = json!([ok]);
         }
-        assert!(check_depth(&ok, "data", StateError::InvalidSnapshot).is_ok());
+        assert!(check_depth(&ok, "data").is_ok());
         assert_eq!(json_len(&json!({"a": [1, 2]})), r#"{"a":[1,2]}"#.len());
     }
 }

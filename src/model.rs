@@ -102,7 +102,7 @@ impl StateSnapshotInput {
         let task_id = f.id("task_id")?;
         let id = f.opt_id("id")?;
         let version = f.opt_int("version", 1)?;
-        let data = match f.raw("data") {
+        let data = match f.get("data") {
             Some(Value::Object(map)) => map.clone(),
             Some(other) => {
                 return Err(StateError::InvalidSnapshot(format!(
@@ -148,7 +148,7 @@ impl StateSnapshotInput {
             }
         }
         for (key, value) in &self.data {
-            check_depth(value, &format!("snapshot.data.{key}"), err)?;
+            check_depth(value, &format!("snapshot.data.{key}"))?;
         }
         let len = json_len(&self.data);
         if len > MAX_DATA_BYTES {

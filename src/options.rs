@@ -39,7 +39,7 @@ impl SaveOptions {
             return Ok(SaveOptions::default());
         };
         let f = Fields::new(value, "options", &["expectedVersion"], ARG)?;
-        let expected_version = match f.raw("expectedVersion") {
+        let expected_version = match f.get("expectedVersion") {
             None => None,
             Some(Value::Null) => Some(0),
             Some(v) => Some(int_value(v, "options.expectedVersion", 0, ARG)?),

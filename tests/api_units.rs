@@ -178,3 +178,74 @@ fn timestamps_out_of_range_or_leap_are_rejected() {
     );
     assert_eq!(t.to_datetime().timestamp(), dt.timestamp());
 }
+
+#[test]
+fn null_is_a_value_not_an_absence() {
+    // Like the reference (pydantic rejects None for these fields), `null` is not "not given".
+    let cases = [
+        (
+            json!({"task_id": "t", "data": {}, "version": null}),
+            "INVALID_SNAPSHOT",
+            "snapshot.version",
+        ),
+        (
+            json!({"task_id": "t", "data": {}, "checkpoint": null}),
+            "INVALID_SNAPSHOT",
+            "snapshot.checkpoint",
+        ),
+        (
+            json!({"task_id": "t", "data": {}, "id": null}),
+            "INVALID_SNAPSHOT",
+            "snapshot.id",
+        ),
+        (
+            json!({"task_id": "t", "data": {}, "created_at": null}),
+            "INVALID_TIMESTAMP",
+            "snapshot.created_at",
+        ),
+        (
+            json!({"task_id": null, "data": {}}),
+            "INVALID_SNAPSHOT",
+            "snapshot.task_id",
+        ),
+        (
+            json!({"task_id": "t", "data": null}),
+            "INVALID_SNAPSHOT",
+            "snapshot.data",
+        ),
+    ];
+    for (input, code, field) in cases {
+        let err = StateSnapshotInput::from_json(&input).unwrap_err();
+        assert_eq!(err.code(), code, "{input}");
+        assert!(err.message().contains(field), "{input}: {err}");
+    }
+    let event = |extra: serde_json::Value| {
+        let mut e = json!({"task_id": "t", "agent_id": "a", "consumer_id": "c"});
+        e.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        UsageEventInput::from_json(&e)
+    };
+    assert_eq!(
+        event(json!({"metrics": null})).unwrap_err().code(),
+        "INVALID_EVENT"
+    );
+    assert_eq!(
+        event(json!({"metrics": {"tokens_in": null}}))
+            .unwrap_err()
+            .code(),
+        "INVALID_EVENT"
+    );
+    assert_eq!(
+        event(json!({"timestamp": null})).unwrap_err().code(),
+        "INVALID_TIMESTAMP"
+    );
+    assert_eq!(event(json!({})).unwrap().metrics, UsageMetrics::default());
+    // expectedVersion: null has a meaning: the task must not exist.
+    assert_eq!(
+        SaveOptions::from_json(Some(&json!({"expectedVersion": null}))).unwrap(),
+        SaveOptions::expect(0)
+    );
+    let err = QueryOptions::from_json(Some(&json!({"limit": null}))).unwrap_err();
+    assert_eq!(err.code(), "INVALID_ARGUMENT");
+}

@@ -1310,7 +1310,7 @@ pub fn failed_save_changes_nothing(f: &impl Factory) {
             StateSnapshotInput::new("t".repeat(MAX_ID_BYTES + 1), Map::new()),
             "INVALID_SNAPSHOT",
         ),
-        (snap("t", 2, json!({ "deep": deep })), "INVALID_SNAPSHOT"),
+        (snap("t", 2, json!({ "deep": deep })), "TOO_LARGE"),
     ];
     for (input, code) in bad {
         assert_code(c.snaps.save(input, SaveOptions::default()), code);
@@ -2177,7 +2177,7 @@ pub fn snapshot_from_json_rejections(_f: &impl Factory) {
     }
     assert_code(
         StateSnapshotInput::from_json(&with("data", json!({ "d": deep }))),
-        "INVALID_SNAPSHOT",
+        "TOO_LARGE",
     );
 }
 
@@ -2208,7 +2208,7 @@ pub fn snapshot_validate_rejections(_f: &impl Factory) {
         ),
         (
             StateSnapshotInput::new("t", obj(json!({ "d": deep }))),
-            "INVALID_SNAPSHOT",
+            "TOO_LARGE",
         ),
         (
             StateSnapshotInput::new("t", obj(json!({ "blob": "x".repeat(MAX_DATA_BYTES) }))),

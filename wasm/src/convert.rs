@@ -36,6 +36,9 @@ pub enum Mode {
     Args,
 }
 
+/// The fields of input and option objects that hold a `TimestampInput`.
+const TIMESTAMP_KEYS: [&str; 5] = ["created_at", "timestamp", "start", "end", "olderThan"];
+
 struct Walker {
     err: ErrFn,
     mode: Mode,
@@ -64,6 +67,7 @@ fn type_name(v: &JsValue) -> String {
         .and_then(|n| n.as_string())
         .filter(|n| !n.is_empty());
     match name {
+        Some(n) if n.starts_with(['A', 'E', 'I', 'O', 'U']) => format!("an {n}"),
         Some(n) => format!("a {n}"),
         None => "an object with a custom prototype".into(),
     }
@@ -84,7 +88,14 @@ impl Walker {
 
     fn number(&self, n: f64, path: &str) -> Result<Value, StateError> {
         if !n.is_finite() {
-            return Err(self.fail(path, format!("{n} is not a JSON number")));
+            let text = if n.is_nan() {
+                "NaN"
+            } else if n > 0.0 {
+                "Infinity"
+            } else {
+                "-Infinity"
+            };
+            return Err(self.fail(path, format!("{text} is not a JSON number")));
         }
         // Integers JavaScript holds exactly become JSON integers; everything else stays a double
         // (so `1.5` stays `1.5` and `2**60` is not mistaken for an exact integer).
@@ -101,6 +112,21 @@ impl Walker {
             .ok_or_else(|| self.fail(path, format!("{n} is not a JSON number")))
     }
 
+    /// A string, unless the JavaScript text holds a lone surrogate: UTF-8 cannot store it, and
+    /// replacing it with U+FFFD would change the data silently.
+    fn string(&self, v: &JsValue, s: String, path: &str) -> Result<String, StateError> {
+        if s.contains('\u{FFFD}')
+            && v.dyn_ref::<js_sys::JsString>()
+                .is_some_and(|js| !js.is_valid_utf16())
+        {
+            return Err(self.fail(
+                path,
+                "the string holds a lone UTF-16 surrogate, which is not valid Unicode text".into(),
+            ));
+        }
+        Ok(s)
+    }
+
     fn walk(&mut self, v: &JsValue, path: &str) -> Result<Value, StateError> {
         if v.is_null() {
             return Ok(Value::Null);
@@ -112,7 +138,7 @@ impl Walker {
             return self.number(n, path);
         }
         if let Some(s) = v.as_string() {
-            return Ok(Value::String(s));
+            return self.string(v, s, path).map(Value::String);
         }
         if !v.is_object() || v.is_function() {
             return Err(self.fail(path, format!("{} is not a JSON value", type_name(v))));
@@ -121,7 +147,9 @@ impl Walker {
             return Err(self.fail(path, "the value refers to itself (a cycle)".into()));
         }
         if self.ancestors.len() >= MAX_DEPTH {
-            return Err(self.fail(path, format!("nests deeper than {MAX_DEPTH} levels")));
+            return Err(StateError::TooLarge(format!(
+                "{path}: nests deeper than {MAX_DEPTH} levels"
+            )));
         }
         let throw = |e: JsValue| self.fail(path, format!("reading it threw: {}", message(&e)));
         if is_array(v).map_err(throw)? {
@@ -185,6 +213,7 @@ impl Walker {
         for key in keys.iter() {
             let Some(k) = key.as_string() else { continue };
             let child_path = format!("{path}.{k}");
+            let k = self.string(&key, k, &child_path)?;
             let item = get(v, &key).map_err(|e| {
                 self.fail(&child_path, format!("reading it threw: {}", message(&e)))
             })?;
@@ -194,11 +223,18 @@ impl Walker {
                 }
                 return Err(self.fail(&child_path, "undefined is not a JSON value".into()));
             }
-            // The `data` of a snapshot input is data, even inside an argument object.
-            let value = if self.mode == Mode::Args && self.ancestors.len() == 1 && k == "data" {
+            let top = self.mode == Mode::Args && self.ancestors.len() == 1;
+            let value = if top && k == "data" {
+                // The `data` of a snapshot input is data, even inside an argument object.
                 self.mode = Mode::Data;
                 let r = self.walk(&item, &child_path);
                 self.mode = Mode::Args;
+                r?
+            } else if top && TIMESTAMP_KEYS.contains(&k.as_str()) {
+                // Whatever is wrong with a timestamp field is a timestamp error.
+                let err = std::mem::replace(&mut self.err, StateError::InvalidTimestamp);
+                let r = self.walk(&item, &child_path);
+                self.err = err;
                 r?
             } else {
                 self.walk(&item, &child_path)?

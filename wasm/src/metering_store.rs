@@ -17,7 +17,12 @@ fn string(v: &JsValue, name: &str) -> JsResult<String> {
 }
 
 fn timestamp(v: &JsValue, name: &str) -> JsResult<Timestamp> {
-    js(arg_or_null(v, name, ARG).and_then(|v| Timestamp::from_json(&v, name)))
+    js(
+        arg(v, name, StateError::InvalidTimestamp).and_then(|v| match v {
+            Some(v) => Timestamp::from_json(&v, name),
+            None => Err(ARG(format!("{name} is required"))),
+        }),
+    )
 }
 
 /// The metering-store methods, shared by every backend's JavaScript class.

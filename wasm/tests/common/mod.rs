@@ -132,7 +132,7 @@ pub fn bad_inputs_are_state_errors_and_change_nothing() {
         (
             r#"{ task_id: "t", data: { x: Infinity } }"#,
             "INVALID_SNAPSHOT",
-            "inf",
+            "Infinity is not",
         ),
         (
             r#"{ task_id: "t", data: { x: 10n } }"#,
@@ -223,7 +223,26 @@ pub fn bad_inputs_are_state_errors_and_change_nothing() {
     let deep = js(
         r#"(() => { let v = 1; for (let i = 0; i < 200; i++) v = [v]; return { task_id: "t", data: { v } }; })()"#,
     );
-    assert_state_error(store.save(deep, JsValue::UNDEFINED), "INVALID_SNAPSHOT");
+    assert_state_error(store.save(deep, JsValue::UNDEFINED), "TOO_LARGE");
+    let msg = assert_state_error(
+        store.save(
+            js(r#"{ task_id: "t", data: { s: "a\ud800b" } }"#),
+            JsValue::UNDEFINED,
+        ),
+        "INVALID_SNAPSHOT",
+    );
+    assert!(msg.contains("lone UTF-16 surrogate"), "{msg}");
+    // A valid U+FFFD is kept.
+    let kept = store
+        .save(
+            js(r#"{ task_id: "fffd", data: { s: "a\ufffdb" } }"#),
+            JsValue::UNDEFINED,
+        )
+        .unwrap();
+    assert_eq!(json(&prop(&kept, "data")), "{\"s\":\"a\u{fffd}b\"}");
+    store
+        .delete(JsValue::from_str("fffd"), JsValue::UNDEFINED)
+        .unwrap();
     assert_state_error(
         store.get(JsValue::from(5), JsValue::UNDEFINED),
         "INVALID_ARGUMENT",

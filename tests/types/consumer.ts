@@ -1,0 +1,237 @@
+// A TypeScript consumer of every export and type of asap-state, compiled with `tsc --strict`
+// against pkg/ (resolved through node_modules/asap-state like a user's project). The
+// `@ts-expect-error` lines prove that wrong shapes are rejected: tsc fails if one compiles.
+import {
+  MemoryMeteringStore,
+  MemorySnapshotStore,
+  StateError,
+  type ExportFilter,
+  type Json,
+  type JsonObject,
+  type MeteringStore,
+  type PrunePolicy,
+  type QueryOptions,
+  type SaveOptions,
+  type SeriesOptions,
+  type SnapshotStore,
+  type StateErrorCode,
+  type StateSnapshot,
+  type StateSnapshotInput,
+  type TaskSummary,
+  type TimeWindow,
+  type Timestamp,
+  type TimestampInput,
+  type UsageAggregate,
+  type UsageBucket,
+  type UsageEvent,
+  type UsageEventInput,
+  type UsageMetrics,
+} from "asap-state";
+import * as memory from "asap-state/memory";
+import init, {
+  initSync,
+  MemorySnapshotStore as WebSnapshotStore,
+  StateError as WebStateError,
+  type InitInput,
+  type StateSnapshot as WebStateSnapshot,
+} from "asap-state/web";
+
+// ---- type-level equality -----------------------------------------------------------------------
+type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+function assertType<T extends true>(_proof?: T): void {}
+
+assertType<Equals<StateErrorCode,
+  | "INVALID_SNAPSHOT" | "INVALID_EVENT" | "INVALID_TIMESTAMP" | "INVALID_ARGUMENT" | "UNKNOWN_BACKEND"
+  | "VERSION_CONFLICT" | "CORRUPT_DATABASE" | "SCHEMA_MISMATCH" | "DATABASE_LOCKED" | "STORAGE_IO"
+  | "TOO_LARGE" | "CLOSED">>();
+assertType<Equals<Timestamp, string>>();
+assertType<Equals<TimestampInput, string | Date | number>>();
+assertType<Equals<JsonObject, { [key: string]: Json }>>();
+assertType<Equals<StateSnapshot, { id: string; task_id: string; version: number; data: JsonObject; checkpoint: boolean; created_at: string }>>();
+assertType<Equals<UsageMetrics, { tokens_in: number; tokens_out: number; duration_ms: number; api_calls: number }>>();
+assertType<Equals<UsageEvent, { id: string; task_id: string; agent_id: string; consumer_id: string; metrics: UsageMetrics; timestamp: string }>>();
+assertType<Equals<UsageAggregate, { agent_id: string; period: string; total_tokens: number; total_duration: number; total_tasks: number; total_api_calls: number }>>();
+assertType<Equals<TaskSummary, { task_id: string; versions: number; latest_version: number; latest_created_at: string; checkpoints: number }>>();
+assertType<Equals<UsageBucket, { start: string; total_tokens: number; total_duration: number; total_tasks: number; total_api_calls: number }>>();
+assertType<Equals<ReturnType<MemorySnapshotStore["save"]>, StateSnapshot>>();
+assertType<Equals<ReturnType<MemorySnapshotStore["get"]>, StateSnapshot | undefined>>();
+assertType<Equals<ReturnType<MemorySnapshotStore["getById"]>, StateSnapshot | undefined>>();
+assertType<Equals<ReturnType<MemorySnapshotStore["listVersions"]>, number[]>>();
+assertType<Equals<ReturnType<MemorySnapshotStore["delete"]>, boolean>>();
+assertType<Equals<ReturnType<MemorySnapshotStore["listTasks"]>, TaskSummary[]>>();
+assertType<Equals<ReturnType<MemorySnapshotStore["prune"]>, number>>();
+assertType<Equals<ReturnType<MemoryMeteringStore["record"]>, UsageEvent>>();
+assertType<Equals<ReturnType<MemoryMeteringStore["query"]>, UsageEvent[]>>();
+assertType<Equals<ReturnType<MemoryMeteringStore["aggregate"]>, UsageAggregate>>();
+assertType<Equals<ReturnType<MemoryMeteringStore["series"]>, UsageBucket[]>>();
+assertType<Equals<ReturnType<MemoryMeteringStore["agents"]>, string[]>>();
+assertType<Equals<ReturnType<MemoryMeteringStore["export"]>, string>>();
+assertType<Equals<StateError["code"], StateErrorCode>>();
+assertType<Equals<memory.StateSnapshot, StateSnapshot>>();
+assertType<Equals<WebStateSnapshot, StateSnapshot>>();
+assertType<Equals<typeof memory.MemorySnapshotStore, typeof MemorySnapshotStore>>();
+assertType<Equals<typeof WebStateError, typeof StateError>>();
+assertType<Equals<typeof WebSnapshotStore, typeof MemorySnapshotStore>>();
+
+// ---- snapshots ---------------------------------------------------------------------------------
+const snapshots: SnapshotStore = new MemorySnapshotStore();
+const input: StateSnapshotInput = {
+  id: "snap_1",
+  task_id: "task_1",
+  version: 1,
+  data: { step: 1, nested: { list: [1, "two", null, true, { deep: [] }] } },
+  checkpoint: true,
+  created_at: new Date(),
+};
+const saveOptions: SaveOptions = { expectedVersion: null };
+const saved: StateSnapshot = snapshots.save(input, saveOptions);
+snapshots.save({ task_id: "task_1", data: {} }, { expectedVersion: saved.version });
+snapshots.save({ task_id: "task_1", data: {}, created_at: "2025-02-08T12:00:00Z" });
+snapshots.save({ task_id: "task_1", data: {}, created_at: Date.now() });
+const latest = snapshots.get("task_1");
+const version: number | undefined = latest?.version;
+const exact = snapshots.get("task_1", 1) ?? snapshots.get("task_1", null);
+const byId = snapshots.getById("task_1", saved.id);
+const versions: number[] = snapshots.listVersions("task_1");
+const deletedOne: boolean = snapshots.delete("task_1", 1);
+const deletedAll: boolean = snapshots.delete("task_1");
+const tasks: TaskSummary[] = snapshots.listTasks();
+const policy: PrunePolicy = { keepLast: 3, olderThan: "2025-01-01T00:00:00Z", keepCheckpoints: true };
+const pruned: number = snapshots.prune("task_1", policy);
+const step: Json | undefined = exact?.data["step"];
+
+// ---- metering ----------------------------------------------------------------------------------
+const metering: MeteringStore = new MemoryMeteringStore();
+const eventInput: UsageEventInput = { task_id: "t", agent_id: "a", consumer_id: "c", metrics: { tokens_in: 5 }, timestamp: 0 };
+const recorded: UsageEvent = metering.record(eventInput);
+const metrics: UsageMetrics = recorded.metrics;
+const queryOptions: QueryOptions = { limit: 10, offset: 0 };
+const events: UsageEvent[] = metering.query("a", new Date(0), "2100-01-01T00:00:00Z", queryOptions);
+const window: TimeWindow = { start: 0 };
+const aggregate: UsageAggregate = metering.aggregate("a", "day", window);
+const seriesOptions: SeriesOptions = { bucket: "hour", start: 0, end: Date.now() };
+const buckets: UsageBucket[] = metering.series("a", seriesOptions);
+const agents: string[] = metering.agents();
+const filter: ExportFilter = { agentId: "a", start: 0, end: new Date() };
+const csv: string = metering.export("csv", filter) + metering.export("json");
+
+// Both classes can be freed explicitly.
+new MemorySnapshotStore().free();
+new MemoryMeteringStore().free();
+new memory.MemoryMeteringStore().record({ task_id: "t", agent_id: "a", consumer_id: "c" });
+
+// ---- errors: `code` narrows to the union ------------------------------------------------------
+function describe(e: unknown): string {
+  if (!(e instanceof StateError)) return "not ours";
+  const code: StateErrorCode = e.code;
+  const asError: Error = e;
+  const name: "StateError" = e.name;
+  switch (e.code) {
+    case "VERSION_CONFLICT":
+      return `retry (${code}, ${name}, ${asError.message})`;
+    case "INVALID_SNAPSHOT":
+    case "INVALID_EVENT":
+    case "INVALID_TIMESTAMP":
+    case "INVALID_ARGUMENT":
+      return "bad input";
+    case "UNKNOWN_BACKEND":
+    case "CORRUPT_DATABASE":
+    case "SCHEMA_MISMATCH":
+    case "DATABASE_LOCKED":
+    case "STORAGE_IO":
+    case "TOO_LARGE":
+    case "CLOSED":
+      return "storage";
+    default: {
+      const exhaustive: never = e.code;
+      return exhaustive;
+    }
+  }
+}
+describe(new StateError("CLOSED", "closed"));
+describe(new memory.StateError("TOO_LARGE", "big"));
+
+// ---- asap-state/web ------------------------------------------------------------------------------
+async function web(): Promise<void> {
+  const exports: WebAssembly.Exports = await init();
+  await init({ module_or_path: new URL("./asap_state_bg.wasm", "https://example.com/") });
+  await init({ module_or_path: fetch("/asap_state_bg.wasm") });
+  const source: InitInput = new Uint8Array(8);
+  initSync({ module: new ArrayBuffer(8) });
+  initSync({ module: await WebAssembly.compile(new Uint8Array(8)) });
+  const store = new WebSnapshotStore();
+  store.save({ task_id: "t", data: {} });
+  void exports;
+  void source;
+}
+
+// ---- wrong shapes are rejected ---------------------------------------------------------------------
+function rejected(s: MemorySnapshotStore, m: MemoryMeteringStore): void {
+  // @ts-expect-error version is a number, not a string
+  s.save({ task_id: "t", data: {}, version: "2" });
+  // @ts-expect-error unknown field
+  s.save({ task_id: "t", data: {}, extra: 1 });
+  // @ts-expect-error task_id is required
+  s.save({ data: {} });
+  // @ts-expect-error data is required
+  s.save({ task_id: "t" });
+  // @ts-expect-error data must be an object, not an array
+  s.save({ task_id: "t", data: [1, 2] });
+  // @ts-expect-error data values must be JSON: no functions
+  s.save({ task_id: "t", data: { f: () => 1 } });
+  // @ts-expect-error data values must be JSON: no BigInt
+  s.save({ task_id: "t", data: { n: 1n } });
+  // @ts-expect-error data values must be JSON: no undefined
+  s.save({ task_id: "t", data: { u: undefined } });
+  // @ts-expect-error data values must be JSON: no Map
+  s.save({ task_id: "t", data: { m: new Map<string, number>() } });
+  // @ts-expect-error checkpoint is a boolean
+  s.save({ task_id: "t", data: {}, checkpoint: 1 });
+  // @ts-expect-error created_at is a string, Date or number
+  s.save({ task_id: "t", data: {}, created_at: true });
+  // @ts-expect-error expectedVersion is a number or null
+  s.save({ task_id: "t", data: {} }, { expectedVersion: "1" });
+  // @ts-expect-error unknown option
+  s.save({ task_id: "t", data: {} }, { expected: 1 });
+  // @ts-expect-error get may return undefined
+  s.get("t").version;
+  // @ts-expect-error version is a number
+  s.get("t", "1");
+  // @ts-expect-error the policy is required
+  s.prune("t");
+  // @ts-expect-error keepLast is a number
+  s.prune("t", { keepLast: "1" });
+  // @ts-expect-error metrics must be numbers
+  m.record({ task_id: "t", agent_id: "a", consumer_id: "c", metrics: { tokens_in: "5" } });
+  // @ts-expect-error unknown metric
+  m.record({ task_id: "t", agent_id: "a", consumer_id: "c", metrics: { tokens: 5 } });
+  // @ts-expect-error agent_id is required
+  m.record({ task_id: "t", consumer_id: "c" });
+  // @ts-expect-error unknown query option
+  m.query("a", 0, 1, { page: 1 });
+  // @ts-expect-error the bucket is "hour" or "day"
+  m.series("a", { bucket: "week", start: 0, end: 1 });
+  // @ts-expect-error the series options are required
+  m.series("a");
+  // @ts-expect-error the format is "json" or "csv"
+  m.export("xml");
+  // @ts-expect-error unknown filter key
+  m.export("json", { agent_id: "a" });
+  // @ts-expect-error totals are numbers
+  const tokens: string = m.aggregate("a", "day").total_tokens;
+  // @ts-expect-error not a code
+  new StateError("NOT_A_CODE", "x");
+  const e = new StateError("CLOSED", "x");
+  // @ts-expect-error code is readonly
+  e.code = "TOO_LARGE";
+  // @ts-expect-error no such code in the union
+  if (e.code === "NOT_A_CODE") void 0;
+  // @ts-expect-error init takes { module_or_path }
+  void init({ path: "/x.wasm" });
+  void tokens;
+}
+
+export const used = {
+  version, byId, versions, deletedOne, deletedAll, tasks, pruned, step, metrics, events, aggregate,
+  buckets, agents, csv, web, rejected,
+};
