@@ -70,7 +70,8 @@ demo: pkg
 lint: setup-rust
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
-	cargo clippy --workspace --all-targets --target wasm32-unknown-unknown -- -D warnings
+	cargo clippy -p asap-state --lib --target wasm32-unknown-unknown -- -D warnings
+	cargo clippy -p asap-state-wasm --all-targets --target wasm32-unknown-unknown -- -D warnings
 
 fmt:
 	cargo fmt --all

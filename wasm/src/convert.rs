@@ -36,6 +36,25 @@ pub enum Mode {
     Args,
 }
 
+/// Where a value sits inside an argument, for error messages. Built on the stack as the walk
+/// descends and printed only when something is wrong, so a valid input allocates no paths.
+#[derive(Clone, Copy)]
+enum Path<'a> {
+    Root(&'a str),
+    Key(&'a Path<'a>, &'a str),
+    Index(&'a Path<'a>, u32),
+}
+
+impl std::fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Path::Root(name) => f.write_str(name),
+            Path::Key(parent, key) => write!(f, "{parent}.{key}"),
+            Path::Index(parent, i) => write!(f, "{parent}[{i}]"),
+        }
+    }
+}
+
 /// The fields of input and option objects that hold a `TimestampInput`.
 const TIMESTAMP_KEYS: [&str; 5] = ["created_at", "timestamp", "start", "end", "olderThan"];
 
@@ -82,11 +101,11 @@ fn message(e: &JsValue) -> String {
 }
 
 impl Walker {
-    fn fail(&self, path: &str, what: String) -> StateError {
+    fn fail(&self, path: &Path<'_>, what: String) -> StateError {
         (self.err)(format!("{path}: {what}"))
     }
 
-    fn number(&self, n: f64, path: &str) -> Result<Value, StateError> {
+    fn number(&self, n: f64, path: &Path<'_>) -> Result<Value, StateError> {
         if !n.is_finite() {
             let text = if n.is_nan() {
                 "NaN"
@@ -114,7 +133,7 @@ impl Walker {
 
     /// A string, unless the JavaScript text holds a lone surrogate: UTF-8 cannot store it, and
     /// replacing it with U+FFFD would change the data silently.
-    fn string(&self, v: &JsValue, s: String, path: &str) -> Result<String, StateError> {
+    fn check_string(&self, v: &JsValue, s: &str, path: &Path<'_>) -> Result<(), StateError> {
         if s.contains('\u{FFFD}')
             && v.dyn_ref::<js_sys::JsString>()
                 .is_some_and(|js| !js.is_valid_utf16())
@@ -124,10 +143,10 @@ impl Walker {
                 "the string holds a lone UTF-16 surrogate, which is not valid Unicode text".into(),
             ));
         }
-        Ok(s)
+        Ok(())
     }
 
-    fn walk(&mut self, v: &JsValue, path: &str) -> Result<Value, StateError> {
+    fn walk(&mut self, v: &JsValue, path: &Path<'_>) -> Result<Value, StateError> {
         if v.is_null() {
             return Ok(Value::Null);
         }
@@ -138,7 +157,8 @@ impl Walker {
             return self.number(n, path);
         }
         if let Some(s) = v.as_string() {
-            return self.string(v, s, path).map(Value::String);
+            self.check_string(v, &s, path)?;
+            return Ok(Value::String(s));
         }
         if !v.is_object() || v.is_function() {
             return Err(self.fail(path, format!("{} is not a JSON value", type_name(v))));
@@ -162,7 +182,7 @@ impl Walker {
             self.ancestors.push(v.clone());
             let mut items = Vec::with_capacity(len.min(1 << 16) as usize);
             for i in 0..len {
-                let item_path = format!("{path}[{i}]");
+                let item_path = Path::Index(path, i);
                 let item = get(v, &JsValue::from(i)).map_err(|e| {
                     self.fail(&item_path, format!("reading it threw: {}", message(&e)))
                 })?;
@@ -206,14 +226,14 @@ impl Walker {
         result
     }
 
-    fn object(&mut self, v: &JsValue, path: &str) -> Result<Value, StateError> {
+    fn object(&mut self, v: &JsValue, path: &Path<'_>) -> Result<Value, StateError> {
         let throw = |e: JsValue| self.fail(path, format!("reading it threw: {}", message(&e)));
         let keys = object_keys(v).map_err(throw)?;
         let mut map = Map::new();
         for key in keys.iter() {
             let Some(k) = key.as_string() else { continue };
-            let child_path = format!("{path}.{k}");
-            let k = self.string(&key, k, &child_path)?;
+            let child_path = Path::Key(path, &k);
+            self.check_string(&key, &k, &child_path)?;
             let item = get(v, &key).map_err(|e| {
                 self.fail(&child_path, format!("reading it threw: {}", message(&e)))
             })?;
@@ -256,7 +276,7 @@ pub fn arg(v: &JsValue, name: &str, err: ErrFn) -> Result<Option<Value>, StateEr
         mode: Mode::Args,
         ancestors: Vec::new(),
     };
-    w.walk(v, name).map(Some)
+    w.walk(v, &Path::Root(name)).map(Some)
 }
 
 /// Converts an argument, mapping `undefined` to JSON `null`.
