@@ -8,8 +8,10 @@ target_dir="${CARGO_TARGET_DIR:-target}"
 out=pkg
 name=asap_state
 
-echo "==> cargo build (wasm32-unknown-unknown, release)"
-cargo build -p asap-state-wasm --target wasm32-unknown-unknown --release --quiet
+echo "==> cargo rustc (wasm32-unknown-unknown, release, LTO)"
+# `cargo rustc --crate-type cdylib`: with the manifest's ["cdylib", "rlib"] cargo silently
+# drops `lto = true`; building the cdylib alone keeps it.
+cargo rustc -p asap-state-wasm --lib --target wasm32-unknown-unknown --release --quiet --crate-type cdylib
 wasm="$target_dir/wasm32-unknown-unknown/release/asap_state_wasm.wasm"
 
 rm -rf "$out"
