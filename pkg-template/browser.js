@@ -1,8 +1,8 @@
 // Browsers through a bundler, Deno, and other ESM runtimes with fetch: the .wasm beside this
 // file is fetched and instantiated by top-level await, so the exports are ready on import.
-import init from "./wasm/web/asap_state.js";
+import init from "./wasm/full/web/asap_state.js";
 
-await init({ module_or_path: new URL("./wasm/web/asap_state_bg.wasm", import.meta.url) });
+await init({ module_or_path: new URL("./wasm/full/web/asap_state_bg.wasm", import.meta.url) });
 
-export { MemorySnapshotStore, MemoryMeteringStore } from "./wasm/web/asap_state.js";
+export { MemorySnapshotStore, MemoryMeteringStore, SqliteStateDb, SqliteSnapshotStore, SqliteMeteringStore, createSnapshotStore, createMeteringStore } from "./wasm/full/web/asap_state.js";
 export { StateError } from "./state-error.js";

@@ -245,3 +245,62 @@ export declare class MemoryMeteringStore implements MeteringStore {
   /** Frees the store's memory now instead of at garbage collection; later calls throw. */
   free(): void;
 }
+
+/** One SQLite database holding snapshots and usage events in the Python reference's tables. */
+export declare class SqliteStateDb {
+  private constructor();
+  /**
+   * Opens a database: a fresh image in memory (no options), an existing SQLite file image
+   * (`{ bytes }`; not a SQLite file, truncated or damaged: `CORRUPT_DATABASE`; other columns
+   * or another application's tables: `SCHEMA_MISMATCH`), or a file (`{ path }`: a real file in
+   * Node, written as the engine commits; every open of the same path in one instance shares one
+   * database).
+   */
+  static open(options?: { path?: string; bytes?: Uint8Array | ArrayBuffer }): Promise<SqliteStateDb>;
+  readonly snapshots: SqliteSnapshotStore;
+  readonly metering: SqliteMeteringStore;
+  /** One self-contained SQLite file image (the WAL checkpointed in) that `sqlite3` opens as-is. */
+  exportBytes(): Uint8Array;
+  /** Closes this handle; later calls on it and its stores throw `CLOSED`. */
+  close(): void;
+  free(): void;
+}
+
+/** The snapshot store of a `SqliteStateDb` (table `snapshots`). */
+export declare class SqliteSnapshotStore implements SnapshotStore {
+  private constructor();
+  save(snapshot: StateSnapshotInput, options?: SaveOptions): StateSnapshot;
+  get(taskId: string, version?: number | null): StateSnapshot | undefined;
+  getById(taskId: string, snapshotId: string): StateSnapshot | undefined;
+  listVersions(taskId: string): number[];
+  delete(taskId: string, version?: number | null): boolean;
+  listTasks(): TaskSummary[];
+  prune(taskId: string, policy: PrunePolicy): number;
+  free(): void;
+}
+
+/** The metering store of a `SqliteStateDb` (table `usage_events`). */
+export declare class SqliteMeteringStore implements MeteringStore {
+  private constructor();
+  record(event: UsageEventInput): UsageEvent;
+  query(agentId: string, start: TimestampInput, end: TimestampInput, options?: QueryOptions): UsageEvent[];
+  aggregate(agentId: string, period: string, window?: TimeWindow): UsageAggregate;
+  series(agentId: string, options: SeriesOptions): UsageBucket[];
+  agents(): string[];
+  export(format: "json" | "csv", filter?: ExportFilter): string;
+  free(): void;
+}
+
+/** Environment variables the factories read. */
+export type StorageEnv = Record<string, string | undefined>;
+
+/**
+ * The snapshot store `ASAP_STORAGE_BACKEND` selects (default `memory`; trimmed and
+ * lower-cased), like the reference's `create_snapshot_store()`: `sqlite` opens
+ * `ASAP_STORAGE_PATH` (default `asap_state.db`; a real file in Node, an in-memory image where
+ * there is no filesystem). Anything else rejects with `UNKNOWN_BACKEND`. `env` defaults to
+ * `process.env` where it exists.
+ */
+export declare function createSnapshotStore(env?: StorageEnv): Promise<SnapshotStore>;
+/** The metering store `ASAP_STORAGE_BACKEND` selects; stores created on one path share one database. */
+export declare function createMeteringStore(env?: StorageEnv): Promise<MeteringStore>;

@@ -1,9 +1,9 @@
 // Workers-style runtimes (workerd / Cloudflare Workers): the runtime forbids compiling wasm
 // from bytes, so the .wasm is imported as a module and instantiated synchronously.
-import wasmModule from "./wasm/web/asap_state_bg.wasm";
-import { initSync } from "./wasm/web/asap_state.js";
+import wasmModule from "./wasm/full/web/asap_state_bg.wasm";
+import { initSync } from "./wasm/full/web/asap_state.js";
 
 initSync({ module: wasmModule });
 
-export { MemorySnapshotStore, MemoryMeteringStore } from "./wasm/web/asap_state.js";
+export { MemorySnapshotStore, MemoryMeteringStore, SqliteStateDb, SqliteSnapshotStore, SqliteMeteringStore, createSnapshotStore, createMeteringStore } from "./wasm/full/web/asap_state.js";
 export { StateError } from "./state-error.js";

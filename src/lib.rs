@@ -34,6 +34,8 @@ mod memory;
 mod model;
 mod options;
 mod runtime;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
 mod store;
 mod timestamp;
 
@@ -55,5 +57,7 @@ pub use runtime::RandomIds;
 pub use runtime::{
     ulid_from, Clock, IdGenerator, ManualClock, Runtime, SequentialIds, SystemClock,
 };
+#[cfg(feature = "sqlite")]
+pub use sqlite::{SqliteMeteringStore, SqliteSnapshotStore, SqliteStateDb};
 pub use store::{MeteringStore, SnapshotStore};
 pub use timestamp::{BucketSize, Timestamp};

@@ -6,7 +6,7 @@ use std::sync::{Mutex, MutexGuard};
 use crate::error::{Result, StateError};
 use crate::export;
 use crate::model::{
-    StateSnapshot, StateSnapshotInput, TaskSummary, Totals, UsageAggregate, UsageBucket,
+    self, StateSnapshot, StateSnapshotInput, TaskSummary, Totals, UsageAggregate, UsageBucket,
     UsageEvent, UsageEventInput,
 };
 use crate::options::{
@@ -336,22 +336,13 @@ impl MeteringStore for MemoryMeteringStore {
 
     fn series(&self, agent_id: &str, options: SeriesOptions) -> Result<Vec<UsageBucket>> {
         let state = lock(&self.state);
-        let mut buckets: Vec<(Timestamp, Totals)> = Vec::new();
-        for e in state
-            .range(agent_id, options.start, options.end)
-            .filter(|e| e.timestamp < options.end)
-        {
-            let start = e.timestamp.floor(options.bucket);
-            match buckets.last_mut() {
-                Some((s, totals)) if *s == start => totals.add(&e.metrics),
-                _ => {
-                    let mut totals = Totals::default();
-                    totals.add(&e.metrics);
-                    buckets.push((start, totals));
-                }
-            }
-        }
-        Ok(buckets.into_iter().map(|(s, t)| t.bucket(s)).collect())
+        Ok(model::buckets(
+            state
+                .range(agent_id, options.start, options.end)
+                .filter(|e| e.timestamp < options.end)
+                .map(|e| (e.timestamp, &e.metrics)),
+            options.bucket,
+        ))
     }
 
     fn agents(&self) -> Result<Vec<String>> {

@@ -416,3 +416,24 @@ impl Totals {
         }
     }
 }
+
+/// Buckets events (ascending by time) into UTC hours or days, keeping only buckets that hold
+/// events.
+pub(crate) fn buckets<'a>(
+    events: impl IntoIterator<Item = (Timestamp, &'a UsageMetrics)>,
+    size: crate::BucketSize,
+) -> Vec<UsageBucket> {
+    let mut out: Vec<(Timestamp, Totals)> = Vec::new();
+    for (at, metrics) in events {
+        let start = at.floor(size);
+        match out.last_mut() {
+            Some((s, totals)) if *s == start => totals.add(metrics),
+            _ => {
+                let mut totals = Totals::default();
+                totals.add(metrics);
+                out.push((start, totals));
+            }
+        }
+    }
+    out.into_iter().map(|(s, t)| t.bucket(s)).collect()
+}

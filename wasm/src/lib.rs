@@ -1,11 +1,24 @@
 //! WebAssembly bindings of `asap-state`: the only code of the project that knows JavaScript.
 //! One file per exported class; every error crosses as a real `StateError` (see `error.rs`).
+//! With the `sqlite` feature (the package's full entry) the SQLite backend is included; without
+//! it (the `asap-state/memory` entry) only the in-memory stores are.
 
 mod convert;
 mod error;
+mod factory;
 mod metering_store;
+mod node_fs;
 mod runtime;
 mod snapshot_store;
+#[cfg(feature = "sqlite")]
+mod sqlite_db;
+#[cfg(feature = "sqlite")]
+mod sqlite_stores;
 
+pub use factory::{create_metering_store, create_snapshot_store};
 pub use metering_store::MemoryMeteringStore;
 pub use snapshot_store::MemorySnapshotStore;
+#[cfg(feature = "sqlite")]
+pub use sqlite_db::SqliteStateDb;
+#[cfg(feature = "sqlite")]
+pub use sqlite_stores::{SqliteMeteringStore, SqliteSnapshotStore};

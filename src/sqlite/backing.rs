@@ -1,0 +1,232 @@
+//! Where a database's files live: the small storage layer under the SQL engine.
+//!
+//! The engine opens `<path>` and `<path>-wal` through a [`BackingStore`]; every operation is
+//! synchronous and complete when it returns. Implementations: [`MemoryStore`] (file images in
+//! memory, every runtime), [`FsStore`] (real files, native targets), and the hosts' own (the wasm
+//! bindings bring Node's `fs` and the browser's OPFS).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// One file: positioned reads and writes that complete inside the call.
+pub trait BackingFile: Send + Sync {
+    /// Reads into `buf` from `pos`; returns how many bytes were read (fewer at the end of file).
+    fn read_at(&self, pos: u64, buf: &mut [u8]) -> Result<usize, String>;
+    /// Writes all of `data` at `pos`, growing the file as needed.
+    fn write_at(&self, pos: u64, data: &[u8]) -> Result<(), String>;
+    /// The file's length.
+    fn size(&self) -> Result<u64, String>;
+    /// Cuts or extends the file to `len` bytes.
+    fn truncate(&self, len: u64) -> Result<(), String>;
+    /// Makes written data durable.
+    fn sync(&self) -> Result<(), String>;
+}
+
+/// A namespace of files.
+pub trait BackingStore: Send + Sync {
+    /// Opens `path`; creates it empty when `create` is set, else `Ok(None)` if it is missing.
+    fn open(&self, path: &str, create: bool) -> Result<Option<Arc<dyn BackingFile>>, String>;
+    /// Removes `path` (nothing if it is missing).
+    fn remove(&self, path: &str) -> Result<(), String>;
+}
+
+/// Reads a whole file.
+pub fn read_all(file: &dyn BackingFile) -> Result<Vec<u8>, String> {
+    let len = usize::try_from(file.size()?).map_err(|_| "file too large for memory".to_owned())?;
+    let mut buf = vec![0u8; len];
+    let mut done = 0usize;
+    while done < len {
+        let rest = buf.get_mut(done..).unwrap_or_default();
+        let n = file.read_at(u64::try_from(done).unwrap_or(u64::MAX), rest)?;
+        if n == 0 {
+            break;
+        }
+        done = done.saturating_add(n);
+    }
+    buf.truncate(done);
+    Ok(buf)
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A file held in memory.
+#[derive(Debug, Default)]
+pub struct MemoryFile {
+    data: Mutex<Vec<u8>>,
+}
+
+impl MemoryFile {
+    /// A file with these contents.
+    pub fn new(data: Vec<u8>) -> Self {
+        MemoryFile {
+            data: Mutex::new(data),
+        }
+    }
+
+    /// A copy of the contents.
+    pub fn contents(&self) -> Vec<u8> {
+        lock(&self.data).clone()
+    }
+}
+
+impl BackingFile for MemoryFile {
+    fn read_at(&self, pos: u64, buf: &mut [u8]) -> Result<usize, String> {
+        let data = lock(&self.data);
+        let start = usize::try_from(pos).unwrap_or(usize::MAX);
+        let avail = data.get(start..).unwrap_or(&[]);
+        let n = avail.len().min(buf.len());
+        if let (Some(to), Some(from)) = (buf.get_mut(..n), avail.get(..n)) {
+            to.copy_from_slice(from);
+        }
+        Ok(n)
+    }
+
+    fn write_at(&self, pos: u64, src: &[u8]) -> Result<(), String> {
+        let start = usize::try_from(pos).map_err(|_| "write offset too large".to_owned())?;
+        let end = start
+            .checked_add(src.len())
+            .ok_or_else(|| "write end overflows".to_owned())?;
+        let mut data = lock(&self.data);
+        if data.len() < end {
+            data.resize(end, 0);
+        }
+        match data.get_mut(start..end) {
+            Some(dst) => {
+                dst.copy_from_slice(src);
+                Ok(())
+            }
+            None => Err("write out of range".to_owned()),
+        }
+    }
+
+    fn size(&self) -> Result<u64, String> {
+        Ok(u64::try_from(lock(&self.data).len()).unwrap_or(u64::MAX))
+    }
+
+    fn truncate(&self, len: u64) -> Result<(), String> {
+        let len = usize::try_from(len).map_err(|_| "truncate length too large".to_owned())?;
+        lock(&self.data).resize(len, 0);
+        Ok(())
+    }
+
+    fn sync(&self) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// Files held in memory, by path.
+#[derive(Default)]
+pub struct MemoryStore {
+    files: Mutex<HashMap<String, Arc<MemoryFile>>>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Puts a file.
+    pub fn put(&self, path: &str, data: Vec<u8>) {
+        lock(&self.files).insert(path.to_owned(), Arc::new(MemoryFile::new(data)));
+    }
+
+    /// A copy of a file's contents.
+    pub fn contents(&self, path: &str) -> Option<Vec<u8>> {
+        lock(&self.files).get(path).map(|f| f.contents())
+    }
+}
+
+impl BackingStore for MemoryStore {
+    fn open(&self, path: &str, create: bool) -> Result<Option<Arc<dyn BackingFile>>, String> {
+        let mut files = lock(&self.files);
+        if let Some(f) = files.get(path) {
+            let f: Arc<dyn BackingFile> = f.clone();
+            return Ok(Some(f));
+        }
+        if !create {
+            return Ok(None);
+        }
+        let f = Arc::new(MemoryFile::default());
+        files.insert(path.to_owned(), f.clone());
+        let f: Arc<dyn BackingFile> = f;
+        Ok(Some(f))
+    }
+
+    fn remove(&self, path: &str) -> Result<(), String> {
+        lock(&self.files).remove(path);
+        Ok(())
+    }
+}
+
+/// Real files on a native filesystem.
+#[cfg(not(target_arch = "wasm32"))]
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FsStore;
+
+#[cfg(not(target_arch = "wasm32"))]
+struct FsFile(std::fs::File);
+
+#[cfg(not(target_arch = "wasm32"))]
+impl BackingFile for FsFile {
+    fn read_at(&self, pos: u64, buf: &mut [u8]) -> Result<usize, String> {
+        use std::os::unix::fs::FileExt;
+        let mut done = 0usize;
+        while done < buf.len() {
+            let rest = buf.get_mut(done..).unwrap_or_default();
+            let at = pos.saturating_add(u64::try_from(done).unwrap_or(u64::MAX));
+            match self.0.read_at(rest, at) {
+                Ok(0) => break,
+                Ok(n) => done = done.saturating_add(n),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+        Ok(done)
+    }
+
+    fn write_at(&self, pos: u64, data: &[u8]) -> Result<(), String> {
+        use std::os::unix::fs::FileExt;
+        self.0.write_all_at(data, pos).map_err(|e| e.to_string())
+    }
+
+    fn size(&self) -> Result<u64, String> {
+        self.0
+            .metadata()
+            .map(|m| m.len())
+            .map_err(|e| e.to_string())
+    }
+
+    fn truncate(&self, len: u64) -> Result<(), String> {
+        self.0.set_len(len).map_err(|e| e.to_string())
+    }
+
+    fn sync(&self) -> Result<(), String> {
+        self.0.sync_data().map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl BackingStore for FsStore {
+    fn open(&self, path: &str, create: bool) -> Result<Option<Arc<dyn BackingFile>>, String> {
+        let mut options = std::fs::OpenOptions::new();
+        options.read(true).write(true).create(create);
+        match options.open(path) {
+            Ok(f) => {
+                let f: Arc<dyn BackingFile> = Arc::new(FsFile(f));
+                Ok(Some(f))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !create => Ok(None),
+            Err(e) => Err(format!("{path}: {e}")),
+        }
+    }
+
+    fn remove(&self, path: &str) -> Result<(), String> {
+        match std::fs::remove_file(path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(format!("{path}: {e}")),
+            _ => Ok(()),
+        }
+    }
+}

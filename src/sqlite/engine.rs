@@ -1,0 +1,680 @@
+//! The SQL engine (turso_core 0.8.3, the continuation of limbo) behind a small interface:
+//! open, execute, query, transaction, checkpoint, export. Nothing outside this file names the
+//! engine, so it can be swapped.
+//!
+//! * Our own `IO` + `File` over a [`BackingStore`]: each read/write/sync/truncate completes
+//!   inside the call, so `StepResult::IO` only means "step again" and no completion is ever
+//!   left pending (a pending one would spin forever, hanging a wasm instance).
+//! * No threads, no OS calls (clock, sleep, yield, file identity and randomness are all
+//!   overridden), no unwrap/expect/indexing on data in this module.
+//! * Databases are opened with `Database::do_open_async`, which never touches the engine's
+//!   process-wide registry; sharing one database between stores is ours to do.
+//! * Never `BEGIN IMMEDIATE`, TEMP objects or `date('now')`: each traps in wasm.
+
+use std::num::NonZero;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use super::backing::{read_all, BackingFile, BackingStore};
+
+use turso_core::storage::database::DatabaseFile;
+use turso_core::{
+    Buffer, CheckpointMode, Clock, Completion, CompletionError, Connection, Database, File,
+    IOResult, LimboError, MonotonicInstant, OpenDbAsyncState, OpenFlags, OpenOptions,
+    SqliteDialect, Statement, StepResult, Value, WallClockInstant, IO,
+};
+
+pub use turso_core::Value as SqlValue;
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum DbError {
+    /// Not a SQLite file, truncated, or damaged (-> CORRUPT_DATABASE).
+    Corrupt(String),
+    /// A SQLite file whose contract tables have other columns (-> SCHEMA_MISMATCH).
+    SchemaMismatch(String),
+    /// UNIQUE / NOT NULL / CHECK ... violations.
+    Constraint(String),
+    /// Anything else the engine reports (SQL errors, busy, ...).
+    Engine(String),
+    /// The backing store failed.
+    Io(String),
+}
+
+impl std::fmt::Display for DbError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DbError::Corrupt(m) => write!(f, "CORRUPT_DATABASE: {m}"),
+            DbError::SchemaMismatch(m) => write!(f, "SCHEMA_MISMATCH: {m}"),
+            DbError::Constraint(m) => write!(f, "CONSTRAINT: {m}"),
+            DbError::Engine(m) => write!(f, "ENGINE: {m}"),
+            DbError::Io(m) => write!(f, "IO: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for DbError {}
+
+impl From<LimboError> for DbError {
+    fn from(e: LimboError) -> Self {
+        let msg = e.to_string();
+        match e {
+            LimboError::Corrupt(_) | LimboError::NotADB => DbError::Corrupt(msg),
+            // Short reads / frame mismatches only happen on a damaged or truncated image,
+            // because our IO always returns everything that exists.
+            LimboError::CompletionError(
+                CompletionError::ShortRead { .. }
+                | CompletionError::ShortReadWalFrame { .. }
+                | CompletionError::DecryptionError { .. }
+                | CompletionError::PageCodecError { .. },
+            ) => DbError::Corrupt(msg),
+            LimboError::Constraint(_) | LimboError::ForeignKeyConstraint(_) => {
+                DbError::Constraint(msg)
+            }
+            _ => DbError::Engine(msg),
+        }
+    }
+}
+
+impl From<Box<LimboError>> for DbError {
+    fn from(e: Box<LimboError>) -> Self {
+        DbError::from(*e)
+    }
+}
+
+pub type Result<T> = std::result::Result<T, DbError>;
+
+fn internal(msg: impl Into<String>) -> LimboError {
+    LimboError::InternalError(msg.into())
+}
+
+// ---------------------------------------------------------------------------------------------
+// File + IO: the engine's traits over our BackingStore
+// ---------------------------------------------------------------------------------------------
+
+/// A backing file as the engine sees it. Every call completes its completion before returning.
+struct EngineFile(Arc<dyn BackingFile>);
+
+fn io_err(op: &'static str, e: String) -> LimboError {
+    internal(format!("{op}: {e}"))
+}
+
+fn to_i32(n: usize) -> turso_core::Result<i32> {
+    i32::try_from(n).map_err(|_| internal("io length exceeds i32"))
+}
+
+impl File for EngineFile {
+    fn lock_file(&self, _exclusive: bool) -> turso_core::Result<()> {
+        Ok(())
+    }
+
+    fn unlock_file(&self) -> turso_core::Result<()> {
+        Ok(())
+    }
+
+    fn pread(&self, pos: u64, c: Completion) -> turso_core::Result<Completion> {
+        let n = {
+            let buf = c.as_read().buf();
+            let dst = buf.as_mut_slice();
+            self.0.read_at(pos, dst).map_err(|e| io_err("read", e))?
+        };
+        // A short read (n < buf len) is reported as such; the engine turns it into an error
+        // (or treats reading past the end of the WAL as "no more frames").
+        c.complete(to_i32(n)?);
+        Ok(c)
+    }
+
+    fn pwrite(
+        &self,
+        pos: u64,
+        buffer: Arc<Buffer>,
+        c: Completion,
+    ) -> turso_core::Result<Completion> {
+        let data = buffer.as_slice();
+        self.0.write_at(pos, data).map_err(|e| io_err("write", e))?;
+        c.complete(to_i32(data.len())?);
+        Ok(c)
+    }
+
+    fn pwritev(
+        &self,
+        pos: u64,
+        buffers: Vec<Arc<Buffer>>,
+        c: Completion,
+    ) -> turso_core::Result<Completion> {
+        let mut off = pos;
+        let mut total = 0usize;
+        for b in &buffers {
+            let data = b.as_slice();
+            self.0.write_at(off, data).map_err(|e| io_err("write", e))?;
+            off = off
+                .checked_add(u64::try_from(data.len()).unwrap_or(u64::MAX))
+                .ok_or_else(|| internal("pwritev offset overflows"))?;
+            total = total.saturating_add(data.len());
+        }
+        c.complete(to_i32(total)?);
+        Ok(c)
+    }
+
+    fn sync(
+        &self,
+        c: Completion,
+        _sync_type: turso_core::io::FileSyncType,
+    ) -> turso_core::Result<Completion> {
+        self.0.sync().map_err(|e| io_err("sync", e))?;
+        c.complete(0);
+        Ok(c)
+    }
+
+    fn size(&self) -> turso_core::Result<u64> {
+        self.0.size().map_err(|e| io_err("size", e))
+    }
+
+    fn truncate(&self, len: u64, c: Completion) -> turso_core::Result<Completion> {
+        self.0.truncate(len).map_err(|e| io_err("truncate", e))?;
+        c.complete(0);
+        Ok(c)
+    }
+
+    // The trait defaults of these two panic; never leave a panicking default reachable.
+    fn has_hole(&self, _pos: usize, _len: usize) -> turso_core::Result<bool> {
+        Ok(false)
+    }
+
+    fn punch_hole(&self, _pos: usize, _len: usize) -> turso_core::Result<()> {
+        Ok(())
+    }
+}
+
+/// The engine's IO over a [`BackingStore`]: no threads, no OS clock, no OS randomness.
+pub struct EngineIo {
+    store: Arc<dyn BackingStore>,
+    /// Fake monotonic clock: advances 1 ms per call so any timeout/busy loop terminates.
+    ticks: AtomicU64,
+    /// splitmix64 state for WAL salts (no getrandom on our path).
+    rng: AtomicU64,
+}
+
+impl EngineIo {
+    fn new(store: Arc<dyn BackingStore>, seed: u64) -> Self {
+        Self {
+            store,
+            ticks: AtomicU64::new(0),
+            rng: AtomicU64::new(seed ^ 0x9E37_79B9_7F4A_7C15),
+        }
+    }
+
+    fn next_random(&self) -> u64 {
+        let mut z = self
+            .rng
+            .fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)
+            .wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
+
+impl Clock for EngineIo {
+    fn current_time_monotonic(&self) -> MonotonicInstant {
+        let t = self.ticks.fetch_add(1_000_000, Ordering::Relaxed);
+        MonotonicInstant::from_nanos(u128::from(t))
+    }
+
+    fn current_time_wall_clock(&self) -> WallClockInstant {
+        let t = self.ticks.fetch_add(1_000_000, Ordering::Relaxed);
+        WallClockInstant {
+            secs: i64::try_from(t / 1_000_000_000).unwrap_or(0),
+            micros: u32::try_from((t / 1_000) % 1_000_000).unwrap_or(0),
+        }
+    }
+}
+
+impl IO for EngineIo {
+    fn open_file(
+        &self,
+        path: &str,
+        flags: OpenFlags,
+        _direct: bool,
+    ) -> turso_core::Result<Arc<dyn File>> {
+        match self
+            .store
+            .open(path, flags.contains(OpenFlags::Create))
+            .map_err(|e| io_err("open", e))?
+        {
+            Some(f) => Ok(Arc::new(EngineFile(f))),
+            None => Err(LimboError::CompletionError(CompletionError::IOError(
+                std::io::ErrorKind::NotFound,
+                "open",
+            ))),
+        }
+    }
+
+    fn remove_file(&self, path: &str) -> turso_core::Result<()> {
+        self.store.remove(path).map_err(|e| io_err("remove", e))
+    }
+
+    fn step(&self) -> turso_core::Result<()> {
+        Ok(())
+    }
+
+    /// Every completion is finished inside the File call; one that is not would otherwise
+    /// make the default implementation spin forever (hang in wasm). Fail instead.
+    fn wait_for_completion(&self, c: Completion) -> turso_core::Result<()> {
+        if !c.finished() {
+            return Err(internal("synchronous IO: completion still pending"));
+        }
+        match c.get_error() {
+            Some(err) => Err(err.into()),
+            None => Ok(()),
+        }
+    }
+
+    fn drain_completions(&self, completions: &[Completion]) -> turso_core::Result<()> {
+        if completions.iter().any(|c| !c.finished()) {
+            return Err(internal("synchronous IO: completion still pending"));
+        }
+        Ok(())
+    }
+
+    fn generate_random_number(&self) -> i64 {
+        i64::from_le_bytes(self.next_random().to_le_bytes())
+    }
+
+    fn fill_bytes(&self, dest: &mut [u8]) {
+        for chunk in dest.chunks_mut(8) {
+            let r = self.next_random().to_le_bytes();
+            for (d, s) in chunk.iter_mut().zip(r.iter()) {
+                *d = *s;
+            }
+        }
+    }
+
+    fn yield_now(&self) {}
+
+    fn sleep(&self, _duration: std::time::Duration) {}
+
+    fn file_id(&self, path: &str) -> turso_core::Result<turso_core::io::FileId> {
+        Ok(turso_core::io::FileId::from_path_hash(path))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Header validation (before the engine sees the bytes)
+// ---------------------------------------------------------------------------------------------
+
+fn be_u16(b: &[u8], at: usize) -> Option<u16> {
+    let s = b.get(at..at.checked_add(2)?)?;
+    Some(u16::from_be_bytes([*s.first()?, *s.get(1)?]))
+}
+
+fn be_u32(b: &[u8], at: usize) -> Option<u32> {
+    let s = b.get(at..at.checked_add(4)?)?;
+    Some(u32::from_be_bytes([
+        *s.first()?,
+        *s.get(1)?,
+        *s.get(2)?,
+        *s.get(3)?,
+    ]))
+}
+
+/// Checks the 100-byte SQLite header and the file length. Returns the page size.
+pub fn validate_image(b: &[u8]) -> Result<usize> {
+    let bad = |m: &str| DbError::Corrupt(m.to_string());
+    if b.is_empty() {
+        return Err(bad("empty file"));
+    }
+    if b.len() < 512 {
+        return Err(bad("file too short for a SQLite database"));
+    }
+    if b.get(..16) != Some(b"SQLite format 3\0".as_slice()) {
+        return Err(bad("not a SQLite database (bad magic)"));
+    }
+    let ps_raw = be_u16(b, 16).ok_or_else(|| bad("short header"))?;
+    let page_size: usize = if ps_raw == 1 {
+        65536
+    } else {
+        usize::from(ps_raw)
+    };
+    if !(512..=65536).contains(&page_size) || !page_size.is_power_of_two() {
+        return Err(bad("invalid page size"));
+    }
+    let (wv, rv) = (b.get(18).copied(), b.get(19).copied());
+    if !matches!(wv, Some(1 | 2)) || !matches!(rv, Some(1 | 2)) {
+        return Err(bad("invalid file format version"));
+    }
+    let reserved = usize::from(b.get(20).copied().unwrap_or(255));
+    if page_size.saturating_sub(reserved) < 480 {
+        return Err(bad("invalid reserved space"));
+    }
+    if b.get(21..24) != Some([64u8, 32, 32].as_slice()) {
+        return Err(bad("invalid payload fractions"));
+    }
+    if b.len().checked_rem(page_size) != Some(0) {
+        return Err(bad(
+            "file length is not a multiple of the page size (truncated?)",
+        ));
+    }
+    let pages_in_file = b.len().checked_div(page_size).unwrap_or(0);
+    let change_counter = be_u32(b, 24).ok_or_else(|| bad("short header"))?;
+    let header_pages = be_u32(b, 28).ok_or_else(|| bad("short header"))?;
+    let valid_for = be_u32(b, 92).ok_or_else(|| bad("short header"))?;
+    if header_pages != 0 && change_counter == valid_for {
+        let hp = usize::try_from(header_pages).map_err(|_| bad("page count"))?;
+        if hp > pages_in_file {
+            return Err(bad("file is shorter than its header says (truncated)"));
+        }
+    }
+    let schema_format = be_u32(b, 44).ok_or_else(|| bad("short header"))?;
+    if schema_format > 4 {
+        return Err(bad("unsupported schema format"));
+    }
+    let encoding = be_u32(b, 56).ok_or_else(|| bad("short header"))?;
+    if encoding > 1 {
+        return Err(bad("unsupported text encoding (UTF-16)"));
+    }
+    Ok(page_size)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Db
+// ---------------------------------------------------------------------------------------------
+
+static NEXT_SEED: AtomicU64 = AtomicU64::new(1);
+
+/// One open database: the engine's connection over a [`BackingStore`].
+pub struct Db {
+    io: Arc<EngineIo>,
+    // Keep the Database alive as long as the connection.
+    _db: Arc<Database>,
+    conn: Arc<Connection>,
+    path: String,
+}
+
+/// Drives a statement to completion, collecting rows. `StepResult::IO` only means "step again":
+/// our IO finished every completion inside the File call.
+fn run(io: &EngineIo, stmt: &mut Statement) -> Result<Vec<Vec<Value>>> {
+    let mut rows = Vec::new();
+    // Guard against a bug turning into an endless loop (which would hang a wasm instance).
+    let mut idle_steps: u32 = 0;
+    loop {
+        match stmt.step()? {
+            StepResult::Row => {
+                idle_steps = 0;
+                if let Some(row) = stmt.row() {
+                    rows.push(row.get_values().cloned().collect());
+                }
+            }
+            StepResult::Done => return Ok(rows),
+            StepResult::IO | StepResult::Yield | StepResult::Sleep { .. } => {
+                if let Some(c) = stmt.take_io_completions() {
+                    c.wait(io)?;
+                }
+                idle_steps = idle_steps.saturating_add(1);
+                if idle_steps > 1_000_000 {
+                    return Err(DbError::Engine("statement made no progress".into()));
+                }
+            }
+            StepResult::Busy => return Err(DbError::Engine("database is busy".into())),
+            StepResult::Interrupt => return Err(DbError::Engine("interrupted".into())),
+        }
+    }
+}
+
+impl Db {
+    /// Opens the database `path` of `store`: a missing or empty main file gives a fresh
+    /// database; an existing one (rollback-journal or WAL mode) is validated before the engine
+    /// sees it — header, then every b-tree page ([`super::check`]), then the engine's
+    /// `PRAGMA integrity_check` — so a damaged file is `Corrupt`, never a panic.
+    pub fn open(store: Arc<dyn BackingStore>, path: &str) -> Result<Db> {
+        let existing = match store.open(path, false).map_err(DbError::Io)? {
+            Some(f) => read_all(f.as_ref()).map_err(DbError::Io)?,
+            None => Vec::new(),
+        };
+        let imported = !existing.is_empty();
+        if imported {
+            let page_size = validate_image(&existing)?;
+            super::check::check_structure(&existing, page_size).map_err(DbError::Corrupt)?;
+        }
+        drop(existing);
+        let db = Self::open_unchecked(store, path)?;
+        if imported {
+            db.integrity_check()?;
+        }
+        Ok(db)
+    }
+
+    /// `PRAGMA integrity_check`; anything but a single "ok" row -> Corrupt.
+    pub fn integrity_check(&self) -> Result<()> {
+        let rows = self
+            .query("PRAGMA integrity_check", &[])
+            .map_err(|e| match e {
+                DbError::Corrupt(m) => DbError::Corrupt(m),
+                other => DbError::Corrupt(format!("integrity_check failed: {other}")),
+            })?;
+        let first = rows
+            .first()
+            .and_then(|r| r.first())
+            .and_then(|v| v.to_text())
+            .unwrap_or("")
+            .to_owned();
+        if rows.len() == 1 && first == "ok" {
+            Ok(())
+        } else {
+            Err(DbError::Corrupt(format!("integrity_check: {first}")))
+        }
+    }
+
+    fn open_unchecked(store: Arc<dyn BackingStore>, path: &str) -> Result<Db> {
+        let seed = NEXT_SEED.fetch_add(1, Ordering::Relaxed);
+        let io = Arc::new(EngineIo::new(store, seed));
+        let dyn_io: Arc<dyn IO> = io.clone();
+        let file = dyn_io.open_file(path, OpenFlags::Create, false)?;
+        let opts = OpenOptions::new(Arc::new(SqliteDialect))
+            .flags(OpenFlags::Create)
+            .storage(Arc::new(DatabaseFile::new(file)));
+        let mut state = OpenDbAsyncState::new();
+        // `do_open_async` never touches the engine's process-wide registry of databases.
+        let db = loop {
+            match Database::do_open_async(&mut state, dyn_io.clone(), path, &opts)? {
+                IOResult::Done(db) => break db,
+                IOResult::IO(c) => c.wait(io.as_ref())?,
+            }
+        };
+        let conn = db.connect()?;
+        conn.set_temp_store(turso_core::TempStore::Memory);
+        let this = Db {
+            io,
+            _db: db,
+            conn,
+            path: path.to_owned(),
+        };
+        // Touch the schema so a damaged sqlite_schema page fails here, not later.
+        this.query("SELECT count(*) FROM sqlite_schema", &[])?;
+        Ok(this)
+    }
+
+    fn prepare(&self, sql: &str, params: &[Value]) -> Result<Statement> {
+        let mut stmt = self.conn.prepare(sql)?;
+        for (i, v) in params.iter().enumerate() {
+            let idx = i
+                .checked_add(1)
+                .and_then(NonZero::new)
+                .ok_or_else(|| DbError::Engine("param index".into()))?;
+            stmt.bind_at(idx, v.clone())?;
+        }
+        Ok(stmt)
+    }
+
+    /// Runs one statement (positional `?` parameters), ignoring rows; returns rows changed.
+    pub fn exec(&self, sql: &str, params: &[Value]) -> Result<i64> {
+        let mut stmt = self.prepare(sql, params)?;
+        run(&self.io, &mut stmt)?;
+        Ok(stmt.n_change())
+    }
+
+    /// Runs several `;`-separated statements without parameters (DDL scripts).
+    pub fn exec_batch(&self, sql: &str) -> Result<()> {
+        self.conn.execute(sql)?;
+        Ok(())
+    }
+
+    /// Runs a query and returns its rows.
+    pub fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Vec<Value>>> {
+        let mut stmt = self.prepare(sql, params)?;
+        run(&self.io, &mut stmt)
+    }
+
+    /// Whether a transaction is open.
+    pub fn in_transaction(&self) -> bool {
+        !self.conn.get_auto_commit()
+    }
+
+    /// `BEGIN; f; COMMIT` — or `ROLLBACK` if `f` (or `COMMIT`) fails, so a failed operation
+    /// changes nothing.
+    ///
+    /// Plain (deferred) `BEGIN`, not `BEGIN IMMEDIATE`: in turso_core 0.8.3 that also opens the
+    /// TEMP database on an IO whose clock calls `Instant::now()`, which traps in wasm. With one
+    /// connection per database, deferred is equivalent.
+    pub fn transaction<T>(&self, f: impl FnOnce(&Db) -> Result<T>) -> Result<T> {
+        self.exec("BEGIN", &[])?;
+        match f(self).and_then(|v| self.exec("COMMIT", &[]).map(|_| v)) {
+            Ok(v) => Ok(v),
+            Err(e) => {
+                if self.in_transaction() {
+                    // The original error is what the caller needs; a failed rollback of an
+                    // in-memory transaction leaves the engine to discard it on close.
+                    let _ = self.exec("ROLLBACK", &[]);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Checkpoints the WAL into the main file (`TRUNCATE`), so the main file is complete.
+    pub fn checkpoint(&self) -> Result<()> {
+        if self.in_transaction() {
+            return Err(DbError::Engine("checkpoint inside a transaction".into()));
+        }
+        self.conn.checkpoint(CheckpointMode::Truncate {
+            upper_bound_inclusive: None,
+        })?;
+        Ok(())
+    }
+
+    /// One self-contained SQLite file image: the WAL checkpointed in, then the main file.
+    pub fn export_bytes(&self) -> Result<Vec<u8>> {
+        self.checkpoint()?;
+        let main = self
+            .io
+            .store
+            .open(&self.path, false)
+            .map_err(DbError::Io)?
+            .ok_or_else(|| DbError::Engine("main file missing".into()))?;
+        let bytes = read_all(main.as_ref()).map_err(DbError::Io)?;
+        validate_image(&bytes)?;
+        Ok(bytes)
+    }
+
+    /// Closes the connection (checkpointing what it can).
+    pub fn close(&self) -> Result<()> {
+        self.conn.close()?;
+        Ok(())
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        // Closing checkpoints what it can; an error here has nowhere to go, and every
+        // committed transaction is already in the WAL.
+        let _ = self.conn.close();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Contract §6 schema check
+// ---------------------------------------------------------------------------------------------
+
+pub const SCHEMA_SQL: &str = "
+CREATE TABLE IF NOT EXISTS snapshots (
+    task_id TEXT NOT NULL, id TEXT NOT NULL, version INTEGER NOT NULL, data TEXT NOT NULL,
+    checkpoint INTEGER NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY (task_id, version));
+CREATE TABLE IF NOT EXISTS usage_events (
+    id TEXT PRIMARY KEY, task_id TEXT NOT NULL, agent_id TEXT NOT NULL, consumer_id TEXT NOT NULL,
+    metrics TEXT NOT NULL, timestamp TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS idx_usage_agent_timestamp ON usage_events (agent_id, timestamp);
+CREATE INDEX IF NOT EXISTS idx_usage_consumer_timestamp ON usage_events (consumer_id, timestamp);
+";
+
+const EXPECTED: &[(&str, &[&str])] = &[
+    (
+        "snapshots",
+        &[
+            "task_id",
+            "id",
+            "version",
+            "data",
+            "checkpoint",
+            "created_at",
+        ],
+    ),
+    (
+        "usage_events",
+        &[
+            "id",
+            "task_id",
+            "agent_id",
+            "consumer_id",
+            "metrics",
+            "timestamp",
+        ],
+    ),
+];
+
+/// Existing contract tables must have exactly the contract's columns (missing tables are
+/// fine: `SCHEMA_SQL` creates them). A database holding other tables but none of ours is some
+/// other application's file: refused rather than written into.
+pub fn check_schema(db: &Db) -> Result<()> {
+    let tables: Vec<String> = db
+        .query(
+            "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+            &[],
+        )?
+        .iter()
+        .filter_map(|r| r.first().and_then(|v| v.to_text()).map(str::to_owned))
+        .collect();
+    let ours = |t: &String| EXPECTED.iter().any(|(name, _)| name == t);
+    if !tables.is_empty() && !tables.iter().any(ours) {
+        return Err(DbError::SchemaMismatch(format!(
+            "not an asap-state database: it has the tables {tables:?} but neither snapshots nor usage_events"
+        )));
+    }
+    for (table, cols) in EXPECTED {
+        let rows = db.query(&format!("PRAGMA table_info({table})"), &[])?;
+        if rows.is_empty() {
+            continue;
+        }
+        let names: Vec<String> = rows
+            .iter()
+            .filter_map(|r| r.get(1).and_then(|v| v.to_text()).map(str::to_string))
+            .collect();
+        if names.len() != cols.len() || names.iter().zip(cols.iter()).any(|(a, b)| a != b) {
+            return Err(DbError::SchemaMismatch(format!(
+                "table {table} has columns {names:?}, expected {cols:?}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+// Small helpers for callers.
+pub fn text(s: &str) -> Value {
+    Value::from_text(s.to_string())
+}
+
+pub fn int(i: i64) -> Value {
+    Value::from_i64(i)
+}

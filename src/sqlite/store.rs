@@ -1,0 +1,665 @@
+//! `SqliteStateDb`: one SQLite file holding both stores, with the reference's tables.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde_json::{Map, Value as Json};
+
+use super::backing::{BackingStore, MemoryStore};
+use super::engine::{self, check_schema, Db, DbError, SqlValue, SCHEMA_SQL};
+use crate::error::{Result, StateError};
+use crate::export;
+use crate::memory::{build_event, build_snapshot, check_expected, next_version};
+use crate::model::{
+    self, StateSnapshot, StateSnapshotInput, TaskSummary, Totals, UsageAggregate, UsageBucket,
+    UsageEvent, UsageEventInput, UsageMetrics,
+};
+use crate::options::{
+    ExportFilter, ExportFormat, PrunePolicy, QueryOptions, SaveOptions, SeriesOptions, Window,
+};
+use crate::runtime::Runtime;
+use crate::store::{MeteringStore, SnapshotStore};
+use crate::timestamp::Timestamp;
+
+/// The name of the main file inside a database's own in-memory store.
+const IMAGE_PATH: &str = "state.db";
+
+impl From<DbError> for StateError {
+    fn from(e: DbError) -> Self {
+        match e {
+            DbError::Corrupt(m) => {
+                StateError::CorruptDatabase(format!("not a readable SQLite database: {m}"))
+            }
+            DbError::SchemaMismatch(m) => StateError::SchemaMismatch(m),
+            DbError::Constraint(m) => StateError::StorageIo(format!("constraint failed: {m}")),
+            DbError::Engine(m) => StateError::StorageIo(format!("SQL engine: {m}")),
+            DbError::Io(m) => StateError::StorageIo(m),
+        }
+    }
+}
+
+enum Backing {
+    /// An image in memory.
+    Image,
+    /// Files of a host store (a native filesystem, Node's fs, OPFS).
+    Files,
+}
+
+struct Shared {
+    db: Mutex<Option<Db>>,
+    runtime: Runtime,
+    backing: Backing,
+}
+
+/// One SQLite database holding snapshots and usage events in the tables of the Python
+/// reference, so the file moves between this library, the reference and the `sqlite3` CLI.
+///
+/// Cloning gives another handle to the same database. Every multi-statement operation is one
+/// transaction: a failure rolls back and changes nothing.
+#[derive(Clone)]
+pub struct SqliteStateDb {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for SqliteStateDb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStateDb").finish_non_exhaustive()
+    }
+}
+
+impl SqliteStateDb {
+    /// A fresh, empty database image in memory.
+    pub fn open_in_memory(runtime: Runtime) -> Result<Self> {
+        Self::open_image(None, runtime)
+    }
+
+    /// An existing SQLite file image (rollback-journal or WAL mode). The bytes are copied;
+    /// they are never modified. Not a SQLite database, truncated or damaged:
+    /// `CORRUPT_DATABASE`; other columns or another application's tables: `SCHEMA_MISMATCH`.
+    pub fn open_bytes(bytes: &[u8], runtime: Runtime) -> Result<Self> {
+        if bytes.is_empty() {
+            return Err(StateError::CorruptDatabase(
+                "not a readable SQLite database: the file is empty (0 bytes)".into(),
+            ));
+        }
+        Self::open_image(Some(bytes.to_vec()), runtime)
+    }
+
+    fn open_image(bytes: Option<Vec<u8>>, runtime: Runtime) -> Result<Self> {
+        let store = Arc::new(MemoryStore::new());
+        store.put(IMAGE_PATH, bytes.unwrap_or_default());
+        let db = Self::open_db(store.clone(), IMAGE_PATH)?;
+        Ok(Self::wrap(db, runtime, Backing::Image))
+    }
+
+    /// The database `path` of a host's file store (a missing file is created).
+    pub fn open_store(store: Arc<dyn BackingStore>, path: &str, runtime: Runtime) -> Result<Self> {
+        let db = Self::open_db(store, path)?;
+        Ok(Self::wrap(db, runtime, Backing::Files))
+    }
+
+    /// A real file on a native filesystem, written as the engine commits (a missing file is
+    /// created).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn open_path(path: impl AsRef<std::path::Path>, runtime: Runtime) -> Result<Self> {
+        let path = path.as_ref();
+        let text = path.to_str().ok_or_else(|| {
+            StateError::InvalidArgument(format!("path {path:?} is not valid UTF-8"))
+        })?;
+        Self::open_store(Arc::new(super::backing::FsStore), text, runtime)
+    }
+
+    fn open_db(store: Arc<dyn BackingStore>, path: &str) -> Result<Db> {
+        let db = Db::open(store, path)?;
+        check_schema(&db)?;
+        db.exec_batch(SCHEMA_SQL)?;
+        Ok(db)
+    }
+
+    fn wrap(db: Db, runtime: Runtime, backing: Backing) -> Self {
+        SqliteStateDb {
+            shared: Arc::new(Shared {
+                db: Mutex::new(Some(db)),
+                runtime,
+                backing,
+            }),
+        }
+    }
+
+    /// The snapshot store of this database.
+    pub fn snapshots(&self) -> SqliteSnapshotStore {
+        SqliteSnapshotStore { db: self.clone() }
+    }
+
+    /// The metering store of this database.
+    pub fn metering(&self) -> SqliteMeteringStore {
+        SqliteMeteringStore { db: self.clone() }
+    }
+
+    /// One self-contained SQLite file image (the WAL checkpointed in), which `sqlite3` and the
+    /// Python reference open as-is.
+    pub fn export_bytes(&self) -> Result<Vec<u8>> {
+        self.with(|db| Ok(db.export_bytes()?))
+    }
+
+    /// Checkpoints and closes the database; every later call on it or its stores fails with
+    /// `CLOSED`. Closing twice is harmless.
+    pub fn close(&self) -> Result<()> {
+        let db = self.lock().take();
+        match db {
+            Some(db) => {
+                let result = db.checkpoint().and_then(|()| db.close());
+                drop(db);
+                result.map_err(StateError::from)
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Whether [`close`](Self::close) was called.
+    pub fn is_closed(&self) -> bool {
+        self.lock().is_none()
+    }
+
+    /// Whether the database lives in memory (an image) rather than in files.
+    pub fn is_image(&self) -> bool {
+        matches!(self.shared.backing, Backing::Image)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Option<Db>> {
+        self.shared
+            .db
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&Db) -> Result<T>) -> Result<T> {
+        let guard = self.lock();
+        match guard.as_ref() {
+            Some(db) => f(db),
+            None => Err(StateError::Closed("the database was closed".into())),
+        }
+    }
+
+    fn transaction<T>(&self, f: impl FnOnce(&Db) -> Result<T>) -> Result<T> {
+        self.with(|db| {
+            let mut inner: Option<StateError> = None;
+            let result = db.transaction(|db| {
+                f(db).map_err(|e| {
+                    let message = e.message().to_owned();
+                    inner = Some(e);
+                    DbError::Engine(message)
+                })
+            });
+            match (result, inner) {
+                (Ok(v), _) => Ok(v),
+                (Err(_), Some(e)) => Err(e),
+                (Err(e), None) => Err(e.into()),
+            }
+        })
+    }
+}
+
+// ------------------------------------------------------------------------------ value helpers
+
+fn text(s: &str) -> SqlValue {
+    engine::text(s)
+}
+
+/// Integers the library stores are at most 2^53 - 1, so they always fit an i64.
+fn int(n: u64) -> SqlValue {
+    engine::int(i64::try_from(n).unwrap_or(i64::MAX))
+}
+
+fn corrupt(what: String) -> StateError {
+    StateError::CorruptDatabase(what)
+}
+
+fn col<'a>(row: &'a [SqlValue], i: usize, table: &str) -> Result<&'a SqlValue> {
+    row.get(i)
+        .ok_or_else(|| corrupt(format!("{table}: a row has too few columns")))
+}
+
+fn col_text(row: &[SqlValue], i: usize, table: &str, name: &str) -> Result<String> {
+    col(row, i, table)?
+        .to_text()
+        .map(str::to_owned)
+        .ok_or_else(|| corrupt(format!("{table}.{name} is not text")))
+}
+
+fn col_int(row: &[SqlValue], i: usize, table: &str, name: &str) -> Result<i64> {
+    col(row, i, table)?
+        .as_int()
+        .ok_or_else(|| corrupt(format!("{table}.{name} is not an integer")))
+}
+
+fn col_u64(row: &[SqlValue], i: usize, table: &str, name: &str) -> Result<u64> {
+    let v = col_int(row, i, table, name)?;
+    u64::try_from(v).map_err(|_| corrupt(format!("{table}.{name} is negative ({v})")))
+}
+
+const SNAPSHOT_COLUMNS: &str = "task_id, id, version, data, checkpoint, created_at";
+const EVENT_COLUMNS: &str = "id, task_id, agent_id, consumer_id, metrics, timestamp";
+
+fn snapshot_from_row(row: &[SqlValue]) -> Result<StateSnapshot> {
+    let t = "snapshots";
+    let task_id = col_text(row, 0, t, "task_id")?;
+    let version = col_u64(row, 2, t, "version")?;
+    let data_text = col_text(row, 3, t, "data")?;
+    let data: Map<String, Json> = serde_json::from_str(&data_text).map_err(|e| {
+        corrupt(format!(
+            "snapshots row ({task_id:?}, {version}): data is not a JSON object: {e}"
+        ))
+    })?;
+    Ok(StateSnapshot {
+        id: col_text(row, 1, t, "id")?,
+        task_id,
+        version,
+        data,
+        checkpoint: col_int(row, 4, t, "checkpoint")? != 0,
+        created_at: Timestamp::parse_lenient(
+            &col_text(row, 5, t, "created_at")?,
+            "snapshots.created_at",
+        )
+        .map_err(|e| corrupt(e.message().to_owned()))?,
+    })
+}
+
+fn metrics_from_text(text: &str) -> Result<UsageMetrics> {
+    let bad = |why: String| corrupt(format!("usage_events.metrics {text:?}: {why}"));
+    let value: Json = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
+    let obj = value
+        .as_object()
+        .ok_or_else(|| bad("not a JSON object".into()))?;
+    let field = |name: &str| -> Result<u64> {
+        match obj.get(name) {
+            None => Ok(0),
+            Some(v) => v
+                .as_u64()
+                .ok_or_else(|| bad(format!("{name} is not a non-negative integer"))),
+        }
+    };
+    Ok(UsageMetrics {
+        tokens_in: field("tokens_in")?,
+        tokens_out: field("tokens_out")?,
+        duration_ms: field("duration_ms")?,
+        api_calls: field("api_calls")?,
+    })
+}
+
+fn event_from_row(row: &[SqlValue]) -> Result<UsageEvent> {
+    let t = "usage_events";
+    Ok(UsageEvent {
+        id: col_text(row, 0, t, "id")?,
+        task_id: col_text(row, 1, t, "task_id")?,
+        agent_id: col_text(row, 2, t, "agent_id")?,
+        consumer_id: col_text(row, 3, t, "consumer_id")?,
+        metrics: metrics_from_text(&col_text(row, 4, t, "metrics")?)?,
+        timestamp: Timestamp::parse_lenient(
+            &col_text(row, 5, t, "timestamp")?,
+            "usage_events.timestamp",
+        )
+        .map_err(|e| corrupt(e.message().to_owned()))?,
+    })
+}
+
+fn to_json_text(value: &impl serde::Serialize) -> Result<String> {
+    serde_json::to_string(value)
+        .map_err(|e| StateError::StorageIo(format!("could not encode JSON: {e}")))
+}
+
+// ------------------------------------------------------------------------------ snapshots
+
+/// The snapshot store of a [`SqliteStateDb`] (table `snapshots`).
+#[derive(Clone, Debug)]
+pub struct SqliteSnapshotStore {
+    db: SqliteStateDb,
+}
+
+impl SqliteSnapshotStore {
+    /// The database this store belongs to.
+    pub fn database(&self) -> &SqliteStateDb {
+        &self.db
+    }
+}
+
+fn latest_version(db: &Db, task_id: &str) -> Result<Option<u64>> {
+    let rows = db.query(
+        "SELECT version FROM snapshots WHERE task_id = ? ORDER BY version DESC LIMIT 1",
+        &[text(task_id)],
+    )?;
+    rows.first()
+        .map(|r| col_u64(r, 0, "snapshots", "version"))
+        .transpose()
+}
+
+impl SnapshotStore for SqliteSnapshotStore {
+    fn save(&self, input: StateSnapshotInput, options: SaveOptions) -> Result<StateSnapshot> {
+        input.validate()?;
+        let data = to_json_text(&input.data)?;
+        let runtime = self.db.shared.runtime.clone();
+        self.db.transaction(|db| {
+            let latest = latest_version(db, &input.task_id)?;
+            check_expected(&input.task_id, latest, options)?;
+            let version = match input.version {
+                Some(v) => v,
+                None => next_version(&input.task_id, latest)?,
+            };
+            let snapshot = build_snapshot(input, version, &runtime);
+            db.exec(
+                "INSERT OR REPLACE INTO snapshots (task_id, id, version, data, checkpoint, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                &[
+                    text(&snapshot.task_id),
+                    text(&snapshot.id),
+                    int(snapshot.version),
+                    text(&data),
+                    int(u64::from(snapshot.checkpoint)),
+                    text(&snapshot.created_at.to_string()),
+                ],
+            )?;
+            Ok(snapshot)
+        })
+    }
+
+    fn get(&self, task_id: &str, version: Option<u64>) -> Result<Option<StateSnapshot>> {
+        self.db.with(|db| {
+            let rows = match version {
+                Some(v) => db.query(
+                    &format!("SELECT {SNAPSHOT_COLUMNS} FROM snapshots WHERE task_id = ? AND version = ?"),
+                    &[text(task_id), int(v)],
+                )?,
+                None => db.query(
+                    &format!("SELECT {SNAPSHOT_COLUMNS} FROM snapshots WHERE task_id = ? ORDER BY version DESC LIMIT 1"),
+                    &[text(task_id)],
+                )?,
+            };
+            rows.first().map(|r| snapshot_from_row(r)).transpose()
+        })
+    }
+
+    fn get_by_id(&self, task_id: &str, snapshot_id: &str) -> Result<Option<StateSnapshot>> {
+        self.db.with(|db| {
+            let rows = db.query(
+                &format!("SELECT {SNAPSHOT_COLUMNS} FROM snapshots WHERE task_id = ? AND id = ? ORDER BY version DESC LIMIT 1"),
+                &[text(task_id), text(snapshot_id)],
+            )?;
+            rows.first().map(|r| snapshot_from_row(r)).transpose()
+        })
+    }
+
+    fn list_versions(&self, task_id: &str) -> Result<Vec<u64>> {
+        self.db.with(|db| {
+            db.query(
+                "SELECT version FROM snapshots WHERE task_id = ? ORDER BY version",
+                &[text(task_id)],
+            )?
+            .iter()
+            .map(|r| col_u64(r, 0, "snapshots", "version"))
+            .collect()
+        })
+    }
+
+    fn delete(&self, task_id: &str, version: Option<u64>) -> Result<bool> {
+        self.db.with(|db| {
+            let changed = match version {
+                Some(v) => db.exec(
+                    "DELETE FROM snapshots WHERE task_id = ? AND version = ?",
+                    &[text(task_id), int(v)],
+                )?,
+                None => db.exec("DELETE FROM snapshots WHERE task_id = ?", &[text(task_id)])?,
+            };
+            Ok(changed > 0)
+        })
+    }
+
+    fn list_tasks(&self) -> Result<Vec<TaskSummary>> {
+        self.db.with(|db| {
+            let rows = db.query(
+                "SELECT task_id, COUNT(*), MAX(version), SUM(checkpoint != 0), \
+                 (SELECT s2.created_at FROM snapshots s2 WHERE s2.task_id = s.task_id ORDER BY s2.version DESC LIMIT 1) \
+                 FROM snapshots s GROUP BY task_id ORDER BY task_id",
+                &[],
+            )?;
+            rows.iter()
+                .map(|r| {
+                    let t = "snapshots";
+                    Ok(TaskSummary {
+                        task_id: col_text(r, 0, t, "task_id")?,
+                        versions: col_u64(r, 1, t, "count")?,
+                        latest_version: col_u64(r, 2, t, "version")?,
+                        checkpoints: col_u64(r, 3, t, "checkpoint")?,
+                        latest_created_at: Timestamp::parse_lenient(
+                            &col_text(r, 4, t, "created_at")?,
+                            "snapshots.created_at",
+                        )
+                        .map_err(|e| corrupt(e.message().to_owned()))?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn prune(&self, task_id: &str, policy: PrunePolicy) -> Result<u64> {
+        policy.validate()?;
+        self.db.transaction(|db| {
+            let rows = db.query(
+                "SELECT version, checkpoint, created_at FROM snapshots WHERE task_id = ? ORDER BY version",
+                &[text(task_id)],
+            )?;
+            let listed = rows
+                .iter()
+                .map(|r| {
+                    let t = "snapshots";
+                    Ok((
+                        col_u64(r, 0, t, "version")?,
+                        col_int(r, 1, t, "checkpoint")? != 0,
+                        Timestamp::parse_lenient(&col_text(r, 2, t, "created_at")?, "snapshots.created_at")
+                            .map_err(|e| corrupt(e.message().to_owned()))?,
+                    ))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let doomed = policy.select(&listed);
+            for v in &doomed {
+                db.exec(
+                    "DELETE FROM snapshots WHERE task_id = ? AND version = ?",
+                    &[text(task_id), int(*v)],
+                )?;
+            }
+            Ok(u64::try_from(doomed.len()).unwrap_or(u64::MAX))
+        })
+    }
+}
+
+// ------------------------------------------------------------------------------ metering
+
+/// The metering store of a [`SqliteStateDb`] (table `usage_events`).
+#[derive(Clone, Debug)]
+pub struct SqliteMeteringStore {
+    db: SqliteStateDb,
+}
+
+impl SqliteMeteringStore {
+    /// The database this store belongs to.
+    pub fn database(&self) -> &SqliteStateDb {
+        &self.db
+    }
+}
+
+/// `WHERE` conditions and parameters for an optional agent and window (inclusive bounds).
+fn event_filter(agent_id: Option<&str>, window: Window) -> (String, Vec<SqlValue>) {
+    let mut conditions = Vec::new();
+    let mut params = Vec::new();
+    if let Some(agent) = agent_id {
+        conditions.push("agent_id = ?");
+        params.push(text(agent));
+    }
+    if let Some(start) = window.start {
+        conditions.push("timestamp >= ?");
+        params.push(text(&start.to_string()));
+    }
+    if let Some(end) = window.end {
+        conditions.push("timestamp <= ?");
+        params.push(text(&end.to_string()));
+    }
+    let clause = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", conditions.join(" AND "))
+    };
+    (clause, params)
+}
+
+impl MeteringStore for SqliteMeteringStore {
+    fn record(&self, input: UsageEventInput) -> Result<UsageEvent> {
+        input.validate()?;
+        let runtime = self.db.shared.runtime.clone();
+        self.db.transaction(|db| {
+            if let Some(id) = &input.id {
+                let rows = db.query(
+                    &format!("SELECT {EVENT_COLUMNS} FROM usage_events WHERE id = ?"),
+                    &[text(id)],
+                )?;
+                if let Some(row) = rows.first() {
+                    return event_from_row(row);
+                }
+            }
+            let event = build_event(input, &runtime);
+            db.exec(
+                "INSERT INTO usage_events (id, task_id, agent_id, consumer_id, metrics, timestamp) VALUES (?, ?, ?, ?, ?, ?)",
+                &[
+                    text(&event.id),
+                    text(&event.task_id),
+                    text(&event.agent_id),
+                    text(&event.consumer_id),
+                    text(&to_json_text(&event.metrics)?),
+                    text(&event.timestamp.to_string()),
+                ],
+            )?;
+            Ok(event)
+        })
+    }
+
+    fn query(
+        &self,
+        agent_id: &str,
+        start: Timestamp,
+        end: Timestamp,
+        options: QueryOptions,
+    ) -> Result<Vec<UsageEvent>> {
+        let (clause, mut params) = event_filter(
+            Some(agent_id),
+            Window {
+                start: Some(start),
+                end: Some(end),
+            },
+        );
+        params.push(engine::int(
+            options
+                .limit
+                .map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX)),
+        ));
+        params.push(int(options.offset));
+        self.db.with(|db| {
+            db.query(
+                &format!(
+                    "SELECT {EVENT_COLUMNS} FROM usage_events{clause} ORDER BY timestamp, rowid LIMIT ? OFFSET ?"
+                ),
+                &params,
+            )?
+            .iter()
+            .map(|r| event_from_row(r))
+            .collect()
+        })
+    }
+
+    fn aggregate(&self, agent_id: &str, period: &str, window: Window) -> Result<UsageAggregate> {
+        let (clause, params) = event_filter(Some(agent_id), window);
+        self.db.with(|db| {
+            let rows = db.query(
+                &format!("SELECT metrics FROM usage_events{clause}"),
+                &params,
+            )?;
+            let mut totals = Totals::default();
+            for r in &rows {
+                totals.add(&metrics_from_text(&col_text(
+                    r,
+                    0,
+                    "usage_events",
+                    "metrics",
+                )?)?);
+            }
+            Ok(totals.aggregate(agent_id, period))
+        })
+    }
+
+    fn series(&self, agent_id: &str, options: SeriesOptions) -> Result<Vec<UsageBucket>> {
+        let (clause, params) = event_filter(
+            Some(agent_id),
+            Window {
+                start: Some(options.start),
+                end: Some(options.end),
+            },
+        );
+        self.db.with(|db| {
+            let rows = db.query(
+                &format!(
+                    "SELECT timestamp, metrics FROM usage_events{clause} ORDER BY timestamp, rowid"
+                ),
+                &params,
+            )?;
+            let mut events = Vec::with_capacity(rows.len());
+            for r in &rows {
+                let t = "usage_events";
+                let at = Timestamp::parse_lenient(
+                    &col_text(r, 0, t, "timestamp")?,
+                    "usage_events.timestamp",
+                )
+                .map_err(|e| corrupt(e.message().to_owned()))?;
+                if at < options.end {
+                    events.push((at, metrics_from_text(&col_text(r, 1, t, "metrics")?)?));
+                }
+            }
+            Ok(model::buckets(
+                events.iter().map(|(at, m)| (*at, m)),
+                options.bucket,
+            ))
+        })
+    }
+
+    fn agents(&self) -> Result<Vec<String>> {
+        self.db.with(|db| {
+            db.query(
+                "SELECT DISTINCT agent_id FROM usage_events ORDER BY agent_id",
+                &[],
+            )?
+            .iter()
+            .map(|r| col_text(r, 0, "usage_events", "agent_id"))
+            .collect()
+        })
+    }
+
+    fn export(&self, format: ExportFormat, filter: &ExportFilter) -> Result<String> {
+        let (clause, params) = event_filter(filter.agent_id.as_deref(), filter.window);
+        self.db.with(|db| {
+            let events = db
+                .query(
+                    &format!("SELECT {EVENT_COLUMNS} FROM usage_events{clause} ORDER BY timestamp, rowid"),
+                    &params,
+                )?
+                .iter()
+                .map(|r| event_from_row(r))
+                .collect::<Result<Vec<_>>>()?;
+            export::render(&events, format)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn handles_are_send_and_sync() {
+        fn is<T: Send + Sync + 'static>() {}
+        is::<super::SqliteStateDb>();
+        is::<super::SqliteSnapshotStore>();
+        is::<super::SqliteMeteringStore>();
+    }
+}

@@ -1,0 +1,31 @@
+//! The contract suite (`tests/contract/mod.rs`), unchanged, on the SQLite backend: a database
+//! image in memory, and a real file.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::panic
+)]
+
+mod contract;
+
+use asap_state::{Runtime, SqliteStateDb};
+
+contract::contract_suite!(sqlite_image, |rt: Runtime| {
+    let db = SqliteStateDb::open_in_memory(rt).unwrap();
+    (db.snapshots(), db.metering())
+});
+
+contract::contract_suite!(sqlite_file, |rt: Runtime| {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let dir = std::env::temp_dir().join(format!("asap-state-contract-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{}.db", N.fetch_add(1, Ordering::SeqCst)));
+    let _ = std::fs::remove_file(&path);
+    let _ = std::fs::remove_file(path.with_extension("db-wal"));
+    let db = SqliteStateDb::open_path(&path, rt).unwrap();
+    (db.snapshots(), db.metering())
+});

@@ -1,0 +1,236 @@
+//! `SqliteStateDb` for JavaScript: one SQLite file holding both stores.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use asap_state::StateError;
+use js_sys::{Promise, Reflect, Uint8Array};
+use wasm_bindgen::prelude::*;
+
+use crate::error::{js, to_js, JsResult};
+use crate::node_fs::{fs_available, fs_resolve, NodeFsStore};
+use crate::runtime;
+use crate::sqlite_stores::{open_check, SqliteMeteringStore, SqliteSnapshotStore};
+
+const ARG: fn(String) -> StateError = StateError::InvalidArgument;
+
+/// A database opened on a path, shared by every open of that path in this instance.
+struct Entry {
+    db: asap_state::SqliteStateDb,
+    handles: usize,
+}
+
+thread_local! {
+    static OPEN: RefCell<HashMap<String, Entry>> = RefCell::new(HashMap::new());
+}
+
+fn registry<T>(f: impl FnOnce(&mut HashMap<String, Entry>) -> T) -> JsResult<T> {
+    OPEN.with(|open| match open.try_borrow_mut() {
+        Ok(mut map) => Ok(f(&mut map)),
+        Err(_) => Err(to_js(StateError::StorageIo(
+            "the database registry is busy (re-entrant call)".into(),
+        ))),
+    })
+}
+
+/// Opens (or joins) the database at `path`: a real file where Node's `fs` exists, else an
+/// image in this instance's memory shared under that name.
+pub(crate) fn open_path(path: &str) -> JsResult<(asap_state::SqliteStateDb, String)> {
+    if path.is_empty() {
+        return Err(to_js(ARG("options.path must be a non-empty string".into())));
+    }
+    let key = if fs_available() {
+        fs_resolve(path).map_err(|e| to_js(StateError::StorageIo(format!("{path}: {e:?}"))))?
+    } else {
+        format!("memory:{path}")
+    };
+    let existing = registry(|map| {
+        map.get_mut(&key).map(|entry| {
+            entry.handles = entry.handles.saturating_add(1);
+            entry.db.clone()
+        })
+    })?;
+    if let Some(db) = existing {
+        return Ok((db, key));
+    }
+    let db = if fs_available() {
+        js(asap_state::SqliteStateDb::open_store(
+            Arc::new(NodeFsStore),
+            &key,
+            runtime::host(),
+        ))?
+    } else {
+        js(asap_state::SqliteStateDb::open_in_memory(runtime::host()))?
+    };
+    registry(|map| {
+        map.insert(
+            key.clone(),
+            Entry {
+                db: db.clone(),
+                handles: 1,
+            },
+        );
+    })?;
+    Ok((db, key))
+}
+
+fn release(key: &str) -> JsResult<Option<asap_state::SqliteStateDb>> {
+    registry(|map| {
+        let last = match map.get_mut(key) {
+            Some(entry) => {
+                entry.handles = entry.handles.saturating_sub(1);
+                entry.handles == 0
+            }
+            None => false,
+        };
+        if last {
+            map.remove(key).map(|e| e.db)
+        } else {
+            None
+        }
+    })
+}
+
+/// One SQLite database holding snapshots and usage events, in the Python reference's tables.
+#[wasm_bindgen(js_name = SqliteStateDb, skip_typescript)]
+pub struct SqliteStateDb {
+    db: asap_state::SqliteStateDb,
+    key: Option<String>,
+    closed: Rc<Cell<bool>>,
+    snapshots: JsValue,
+    metering: JsValue,
+}
+
+impl SqliteStateDb {
+    pub(crate) fn wrap(db: asap_state::SqliteStateDb, key: Option<String>) -> SqliteStateDb {
+        let closed = Rc::new(Cell::new(false));
+        let snapshots = SqliteSnapshotStore {
+            inner: db.snapshots(),
+            closed: closed.clone(),
+        };
+        let metering = SqliteMeteringStore {
+            inner: db.metering(),
+            closed: closed.clone(),
+        };
+        SqliteStateDb {
+            db,
+            key,
+            closed,
+            snapshots: snapshots.into(),
+            metering: metering.into(),
+        }
+    }
+
+    fn open_sync(options: &JsValue) -> JsResult<SqliteStateDb> {
+        if options.is_undefined() || options.is_null() {
+            return Ok(Self::wrap(
+                js(asap_state::SqliteStateDb::open_in_memory(runtime::host()))?,
+                None,
+            ));
+        }
+        if !options.is_object() || js_sys::Array::is_array(options) {
+            return Err(to_js(ARG(format!(
+                "options must be an object such as {{ path }} or {{ bytes }}, got {}",
+                options.js_typeof().as_string().unwrap_or_default()
+            ))));
+        }
+        let keys = js_sys::Object::keys(&js_sys::Object::from(options.clone()));
+        for key in keys.iter() {
+            let name = key.as_string().unwrap_or_default();
+            if name != "path" && name != "bytes" {
+                return Err(to_js(ARG(format!(
+                    "options: unknown field {name:?} (allowed: path, bytes)"
+                ))));
+            }
+        }
+        let get = |k: &str| {
+            Reflect::get(options, &JsValue::from_str(k))
+                .map_err(|e| to_js(ARG(format!("options.{k}: reading it threw: {e:?}"))))
+        };
+        let path = get("path")?;
+        let bytes = get("bytes")?;
+        match (path.is_undefined(), bytes.is_undefined()) {
+            (false, false) => Err(to_js(ARG(
+                "options: give either path or bytes, not both".into()
+            ))),
+            (true, true) => Ok(Self::wrap(
+                js(asap_state::SqliteStateDb::open_in_memory(runtime::host()))?,
+                None,
+            )),
+            (false, true) => {
+                let path = path
+                    .as_string()
+                    .ok_or_else(|| to_js(ARG("options.path must be a string".into())))?;
+                let (db, key) = open_path(&path)?;
+                Ok(Self::wrap(db, Some(key)))
+            }
+            (true, false) => {
+                let data = if bytes.is_instance_of::<Uint8Array>() {
+                    Uint8Array::from(bytes).to_vec()
+                } else if bytes.is_instance_of::<js_sys::ArrayBuffer>() {
+                    Uint8Array::new(&bytes).to_vec()
+                } else {
+                    return Err(to_js(ARG(
+                        "options.bytes must be a Uint8Array or an ArrayBuffer".into(),
+                    )));
+                };
+                Ok(Self::wrap(
+                    js(asap_state::SqliteStateDb::open_bytes(
+                        &data,
+                        runtime::host(),
+                    ))?,
+                    None,
+                ))
+            }
+        }
+    }
+}
+
+#[wasm_bindgen(js_class = SqliteStateDb)]
+impl SqliteStateDb {
+    /// Opens a database: a fresh image (no options), an existing file image (`{ bytes }`), or a
+    /// file (`{ path }`: a real file in Node, shared by every open of the same path).
+    pub fn open(options: JsValue) -> Promise {
+        match Self::open_sync(&options) {
+            Ok(db) => Promise::resolve(&JsValue::from(db)),
+            Err(e) => Promise::reject(&e),
+        }
+    }
+
+    /// The snapshot store of this database.
+    #[wasm_bindgen(getter)]
+    pub fn snapshots(&self) -> JsValue {
+        self.snapshots.clone()
+    }
+
+    /// The metering store of this database.
+    #[wasm_bindgen(getter)]
+    pub fn metering(&self) -> JsValue {
+        self.metering.clone()
+    }
+
+    /// A complete SQLite file image (the WAL checkpointed in).
+    #[wasm_bindgen(js_name = exportBytes)]
+    pub fn export_bytes(&self) -> JsResult<Vec<u8>> {
+        open_check(&self.closed)?;
+        js(self.db.export_bytes())
+    }
+
+    /// Closes this handle; later calls on it and its stores throw `CLOSED`. The database
+    /// itself closes (checkpointed) when its last handle closes.
+    pub fn close(&self) -> JsResult<()> {
+        if self.closed.replace(true) {
+            return Ok(());
+        }
+        let last = match &self.key {
+            Some(key) => release(key)?,
+            None => Some(self.db.clone()),
+        };
+        match last {
+            Some(db) => js(db.close()),
+            None => Ok(()),
+        }
+    }
+}
