@@ -13,7 +13,7 @@ CHROMEDRIVER ?= /usr/bin/chromedriver
 export CHROMEDRIVER
 
 .PHONY: help demo test setup setup-rust setup-node setup-browser pkg lint fmt \
-        test-rust test-wasm test-js coverage setup-coverage clean
+        test-rust test-wasm test-js coverage setup-coverage setup-python setup-sqlite3 clean
 
 help:
 	@echo "make demo   build the package and run the quickstart example"
@@ -21,7 +21,7 @@ help:
 	@echo "(also: make pkg, make lint, make test-rust, make test-wasm, make test-js, make coverage)"
 
 ## ---------------------------------------------------------------- setup (idempotent)
-setup: setup-rust setup-node setup-browser setup-coverage
+setup: setup-rust setup-node setup-browser setup-coverage setup-python setup-sqlite3
 
 setup-rust:
 	@rustup target list --installed | grep -qx wasm32-unknown-unknown \
@@ -58,6 +58,27 @@ setup-coverage:
 	    || cargo install cargo-llvm-cov --version "=$(CARGO_LLVM_COV_VERSION)"; \
 	fi
 
+# The Python reference (asap-protocol 2.5.10) in a local virtualenv, for file-interop tests.
+# It asks for Python 3.13 only for one decorator, so it is installed with
+# --ignore-requires-python and used with a shim (see tests/interop/).
+PYTHON_REF_VERSION := 2.5.10
+ASAP_PYTHON := $(CURDIR)/.venv/bin/python
+export ASAP_PYTHON
+
+setup-python: .venv/.installed
+
+.venv/.installed:
+	python3 -m venv .venv
+	.venv/bin/pip install -q --disable-pip-version-check --ignore-requires-python "asap-protocol==$(PYTHON_REF_VERSION)"
+	@touch $@
+
+setup-sqlite3:
+	@if ! command -v sqlite3 >/dev/null; then \
+	  echo "==> installing sqlite3 from apt"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq sqlite3; \
+	fi
+
 ## ---------------------------------------------------------------- build
 pkg: setup-rust setup-node
 	./scripts/build-pkg.sh
@@ -72,18 +93,19 @@ lint: setup-rust
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy -p asap-state --lib --target wasm32-unknown-unknown -- -D warnings
 	cargo clippy -p asap-state-wasm --all-targets --target wasm32-unknown-unknown -- -D warnings
+	cargo clippy -p asap-state-wasm --all-targets --target wasm32-unknown-unknown --features sqlite -- -D warnings
 
 fmt:
 	cargo fmt --all
 
-test-rust:
+test-rust: setup-python setup-sqlite3
 	cargo test --workspace
 
 test-wasm: setup-rust setup-browser
 	cargo test -p asap-state-wasm --target wasm32-unknown-unknown --test node
 	cargo test -p asap-state-wasm --target wasm32-unknown-unknown --test browser
 
-test-js: pkg setup-browser
+test-js: pkg setup-browser setup-sqlite3
 	node --test --test-reporter=spec tests/js/*.test.mjs
 
 # Line and region coverage of the core crate; fails under $(COVERAGE_MIN_LINES)% of lines.

@@ -73,10 +73,10 @@ before(async () => {
   });
   bundleMeta = result.metafile;
   copyFileSync(join(PAGES, "bundled.html"), join(bundleDir, "bundled.html"));
-  // esbuild leaves `new URL("./wasm/web/asap_state_bg.wasm", import.meta.url)` as it is, so the
+  // esbuild leaves `new URL("./wasm/full/web/asap_state_bg.wasm", import.meta.url)` as it is, so the
   // bundle fetches the .wasm relative to itself: put it there.
-  mkdirSync(join(bundleDir, "wasm/web"), { recursive: true });
-  copyFileSync(join(PKG, "wasm/web/asap_state_bg.wasm"), join(bundleDir, "wasm/web/asap_state_bg.wasm"));
+  mkdirSync(join(bundleDir, "wasm/full/web"), { recursive: true });
+  copyFileSync(join(PKG, "wasm/full/web/asap_state_bg.wasm"), join(bundleDir, "wasm/full/web/asap_state_bg.wasm"));
 
   server = serve({ "/pkg/": PKG, "/pages/": PAGES, "/bundle/": bundleDir });
   await new Promise((ok, fail) => server.listen(0, "127.0.0.1", ok).once("error", fail));
@@ -167,7 +167,7 @@ test("(a) asap-state/web without a bundler: await init(), then the stores work",
   const out = await open("/pages/web.html");
   assertScenario(out, "web.js");
   const wasm = served.filter(([, p]) => p.endsWith(".wasm"));
-  assert.deepEqual(wasm, [[200, "/pkg/wasm/web/asap_state_bg.wasm", "application/wasm"]], "init() fetched the .wasm beside the glue");
+  assert.deepEqual(wasm, [[200, "/pkg/wasm/full/web/asap_state_bg.wasm", "application/wasm"]], "init() fetched the .wasm beside the glue");
   assert.ok(served.some(([s, p, t]) => s === 200 && p === "/pkg/web.js" && t.startsWith("text/javascript")));
   assert.deepEqual(served.filter(([s]) => s !== 200), [], "no 404s");
 });
@@ -176,13 +176,13 @@ test("(b) asap-state bundled by esbuild for the browser picks the browser condit
   const inputs = Object.keys(bundleMeta.inputs).sort();
   assert.ok(inputs.includes("pkg/browser.js"), `browser.js not bundled: ${inputs}`);
   for (const other of ["pkg/node.js", "pkg/workerd.js", "pkg/web.js"]) assert.ok(!inputs.includes(other), `${other} was bundled`);
-  assert.ok(!inputs.some((i) => i.startsWith("pkg/wasm/node/")), `node glue bundled: ${inputs}`);
+  assert.ok(!inputs.some((i) => i.startsWith("pkg/wasm/full/node/")), `node glue bundled: ${inputs}`);
 
   served.length = 0;
   const out = await open("/bundle/bundled.html");
   assertScenario(out, "esbuild bundle");
   const wasm = served.filter(([, p]) => p.endsWith(".wasm"));
-  assert.deepEqual(wasm, [[200, "/bundle/wasm/web/asap_state_bg.wasm", "application/wasm"]], "the bundle fetched the .wasm relative to itself");
+  assert.deepEqual(wasm, [[200, "/bundle/wasm/full/web/asap_state_bg.wasm", "application/wasm"]], "the bundle fetched the .wasm relative to itself");
   assert.ok(!served.some(([, p]) => p.startsWith("/pkg/")), "the bundle needs nothing from pkg/ at run time");
   assert.deepEqual(served.filter(([s]) => s !== 200), [], "no 404s");
 });

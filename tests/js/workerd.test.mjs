@@ -71,15 +71,15 @@ test("the bundle uses the workerd entry and imports the .wasm as a module", () =
   const files = readdirSync(outDir);
   const wasm = files.filter((f) => f.endsWith(".wasm"));
   assert.equal(wasm.length, 1, `one .wasm module in ${files}`);
-  assert.deepEqual(readFileSync(join(outDir, wasm[0])), readFileSync(join(REPO, "pkg/wasm/web/asap_state_bg.wasm")));
+  assert.deepEqual(readFileSync(join(outDir, wasm[0])), readFileSync(join(REPO, "pkg/wasm/full/web/asap_state_bg.wasm")));
   const bundle = readFileSync(join(outDir, "index.js"), "utf8");
   assert.match(bundle, new RegExp(`import \\w+ from "\\./${wasm[0].replace(/[.]/g, "\\.")}"`));
   const sources = JSON.parse(readFileSync(join(outDir, "index.js.map"), "utf8")).sources.map((s) => resolve(outDir, s));
   const pkgFiles = sources.filter((s) => s.startsWith(join(REPO, "pkg") + "/")).map((s) => s.slice(REPO.length + 1)).sort();
   assert.ok(pkgFiles.includes("pkg/workerd.js"), `workerd.js not bundled: ${pkgFiles}`);
   for (const other of ["pkg/node.js", "pkg/browser.js", "pkg/web.js"]) assert.ok(!pkgFiles.includes(other), `${other} was bundled`);
-  assert.ok(pkgFiles.every((f) => !f.startsWith("pkg/wasm/node/")), `node glue was bundled: ${pkgFiles}`);
-  assert.ok(pkgFiles.includes("pkg/wasm/web/asap_state.js"));
+  assert.ok(pkgFiles.every((f) => !f.startsWith("pkg/wasm/full/node/")), `node glue was bundled: ${pkgFiles}`);
+  assert.ok(pkgFiles.includes("pkg/wasm/full/web/asap_state.js"));
 });
 
 test("runs in real workerd", async () => {
