@@ -48,7 +48,16 @@ struct Shared {
     db: Mutex<Option<Db>>,
     runtime: Runtime,
     backing: Backing,
+    /// Native files: an exclusive advisory lock on the main file, held while open, so a second
+    /// process gets `DATABASE_LOCKED` instead of writing the same file.
+    #[cfg(not(target_arch = "wasm32"))]
+    lock: Mutex<Option<std::fs::File>>,
 }
+
+/// The databases this process has open by path, so every open of one file shares one database.
+#[cfg(not(target_arch = "wasm32"))]
+static OPEN_FILES: Mutex<Vec<(std::path::PathBuf, std::sync::Weak<Shared>)>> =
+    Mutex::new(Vec::new());
 
 /// One SQLite database holding snapshots and usage events in the tables of the Python
 /// reference, so the file moves between this library, the reference and the `sqlite3` CLI.
@@ -98,14 +107,54 @@ impl SqliteStateDb {
     }
 
     /// A real file on a native filesystem, written as the engine commits (a missing file is
-    /// created).
+    /// created). Every open of the same file in this process shares one database (`runtime` is
+    /// the first opener's); a file another process holds open gives `DATABASE_LOCKED`.
     #[cfg(not(target_arch = "wasm32"))]
     pub fn open_path(path: impl AsRef<std::path::Path>, runtime: Runtime) -> Result<Self> {
         let path = path.as_ref();
-        let text = path.to_str().ok_or_else(|| {
+        let io = |e: std::io::Error| StateError::StorageIo(format!("{}: {e}", path.display()));
+        // One lock for the whole lookup-or-open, so two threads opening one path share it.
+        let mut open = OPEN_FILES
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let lock_file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(io)?;
+        let key = std::fs::canonicalize(path).map_err(io)?;
+        open.retain(|(_, weak)| weak.strong_count() > 0);
+        if let Some(shared) = open
+            .iter()
+            .find(|(p, _)| *p == key)
+            .and_then(|(_, weak)| weak.upgrade())
+        {
+            if shared.db.lock().map(|db| db.is_some()).unwrap_or(false) {
+                return Ok(SqliteStateDb { shared });
+            }
+        }
+        match lock_file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(StateError::DatabaseLocked(format!(
+                    "{} is open in another process",
+                    path.display()
+                )))
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+        }
+        let text = key.to_str().ok_or_else(|| {
             StateError::InvalidArgument(format!("path {path:?} is not valid UTF-8"))
         })?;
-        Self::open_store(Arc::new(super::backing::FsStore), text, runtime)
+        let db = Self::open_db(Arc::new(super::backing::FsStore), text)?;
+        let this = Self::wrap(db, runtime, Backing::Files);
+        if let Ok(mut lock) = this.shared.lock.lock() {
+            *lock = Some(lock_file);
+        }
+        open.push((key, Arc::downgrade(&this.shared)));
+        Ok(this)
     }
 
     fn open_db(store: Arc<dyn BackingStore>, path: &str) -> Result<Db> {
@@ -121,6 +170,8 @@ impl SqliteStateDb {
                 db: Mutex::new(Some(db)),
                 runtime,
                 backing,
+                #[cfg(not(target_arch = "wasm32"))]
+                lock: Mutex::new(None),
             }),
         }
     }
@@ -145,14 +196,20 @@ impl SqliteStateDb {
     /// `CLOSED`. Closing twice is harmless.
     pub fn close(&self) -> Result<()> {
         let db = self.lock().take();
-        match db {
+        let result = match db {
             Some(db) => {
                 let result = db.checkpoint().and_then(|()| db.close());
                 drop(db);
                 result.map_err(StateError::from)
             }
             None => Ok(()),
+        };
+        #[cfg(not(target_arch = "wasm32"))]
+        if let Ok(mut lock) = self.shared.lock.lock() {
+            // Dropping the file releases the lock for other processes.
+            lock.take();
         }
+        result
     }
 
     /// Whether [`close`](Self::close) was called.

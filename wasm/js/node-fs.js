@@ -69,3 +69,52 @@ export function fsRemove(p) {
 export function processEnv() {
   return globalThis.process?.env;
 }
+
+/**
+ * Takes the cross-process lock of a database file: `<path>.lock`, created exclusively and
+ * holding our pid. A lock left by a process that no longer exists is taken over. Returns the
+ * lock file's descriptor, or -1 when another live process holds the database.
+ */
+export function fsLock(p) {
+  const lockPath = `${p}.lock`;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const fd = fs.openSync(lockPath, "wx");
+      fs.writeSync(fd, String(process.pid));
+      return fd;
+    } catch (e) {
+      if (e.code !== "EEXIST") throw e;
+    }
+    let pid = NaN;
+    try {
+      pid = Number.parseInt(fs.readFileSync(lockPath, "utf8"), 10);
+    } catch (e) {
+      if (e.code === "ENOENT") continue; // released meanwhile: try again
+      throw e;
+    }
+    if (Number.isInteger(pid) && pid > 0) {
+      try {
+        process.kill(pid, 0);
+        return -1; // alive (or not ours to signal): locked
+      } catch (e) {
+        if (e.code !== "ESRCH") return -1;
+      }
+    }
+    // Stale (its process is gone) or unreadable: take it over.
+    try {
+      fs.unlinkSync(lockPath);
+    } catch (e) {
+      if (e.code !== "ENOENT") throw e;
+    }
+  }
+  return -1;
+}
+
+/** Releases a lock taken by `fsLock`. */
+export function fsUnlock(p, fd) {
+  try {
+    fs.closeSync(fd);
+  } finally {
+    fsRemove(`${p}.lock`);
+  }
+}

@@ -26,6 +26,10 @@ extern "C" {
     fn fs_close(fd: f64) -> Result<(), JsValue>;
     #[wasm_bindgen(catch, js_name = fsRemove)]
     fn fs_remove(path: &str) -> Result<(), JsValue>;
+    #[wasm_bindgen(catch, js_name = fsLock)]
+    pub fn fs_lock(path: &str) -> Result<f64, JsValue>;
+    #[wasm_bindgen(catch, js_name = fsUnlock)]
+    pub fn fs_unlock(path: &str, fd: f64) -> Result<(), JsValue>;
     #[wasm_bindgen(js_name = processEnv)]
     pub fn process_env() -> JsValue;
 }

@@ -10,7 +10,7 @@ use js_sys::{Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 
 use crate::error::{js, to_js, JsResult};
-use crate::node_fs::{fs_available, fs_resolve, NodeFsStore};
+use crate::node_fs::{fs_available, fs_lock, fs_resolve, fs_unlock, NodeFsStore};
 use crate::runtime;
 use crate::sqlite_stores::{open_check, SqliteMeteringStore, SqliteSnapshotStore};
 
@@ -20,6 +20,8 @@ const ARG: fn(String) -> StateError = StateError::InvalidArgument;
 struct Entry {
     db: asap_state::SqliteStateDb,
     handles: usize,
+    /// The cross-process lock file's descriptor (Node files only).
+    lock: Option<f64>,
 }
 
 thread_local! {
@@ -55,14 +57,27 @@ pub(crate) fn open_path(path: &str) -> JsResult<(asap_state::SqliteStateDb, Stri
     if let Some(db) = existing {
         return Ok((db, key));
     }
-    let db = if fs_available() {
-        js(asap_state::SqliteStateDb::open_store(
-            Arc::new(NodeFsStore),
-            &key,
-            runtime::host(),
-        ))?
+    let (db, lock) = if fs_available() {
+        let io = |e: JsValue| to_js(StateError::StorageIo(format!("{path}: {e:?}")));
+        let fd = fs_lock(&key).map_err(io)?;
+        if fd < 0.0 {
+            return Err(to_js(StateError::DatabaseLocked(format!(
+                "{path} is open in another process (lock file {key}.lock)"
+            ))));
+        }
+        match asap_state::SqliteStateDb::open_store(Arc::new(NodeFsStore), &key, runtime::host()) {
+            Ok(db) => (db, Some(fd)),
+            Err(e) => {
+                // Opening failed: release the lock and leave the file as it was.
+                let _ = fs_unlock(&key, fd);
+                return Err(to_js(e));
+            }
+        }
     } else {
-        js(asap_state::SqliteStateDb::open_in_memory(runtime::host()))?
+        (
+            js(asap_state::SqliteStateDb::open_in_memory(runtime::host()))?,
+            None,
+        )
     };
     registry(|map| {
         map.insert(
@@ -70,13 +85,15 @@ pub(crate) fn open_path(path: &str) -> JsResult<(asap_state::SqliteStateDb, Stri
             Entry {
                 db: db.clone(),
                 handles: 1,
+                lock,
             },
         );
     })?;
     Ok((db, key))
 }
 
-fn release(key: &str) -> JsResult<Option<asap_state::SqliteStateDb>> {
+/// Drops one handle of `key`; the last one takes the entry out (to be closed and unlocked).
+fn release(key: &str) -> JsResult<Option<Entry>> {
     registry(|map| {
         let last = match map.get_mut(key) {
             Some(entry) => {
@@ -86,7 +103,7 @@ fn release(key: &str) -> JsResult<Option<asap_state::SqliteStateDb>> {
             None => false,
         };
         if last {
-            map.remove(key).map(|e| e.db)
+            map.remove(key)
         } else {
             None
         }
@@ -224,13 +241,20 @@ impl SqliteStateDb {
         if self.closed.replace(true) {
             return Ok(());
         }
-        let last = match &self.key {
-            Some(key) => release(key)?,
-            None => Some(self.db.clone()),
-        };
-        match last {
-            Some(db) => js(db.close()),
-            None => Ok(()),
+        match &self.key {
+            None => js(self.db.close()),
+            Some(key) => match release(key)? {
+                Some(entry) => {
+                    let closed = js(entry.db.close());
+                    if let Some(fd) = entry.lock {
+                        fs_unlock(key, fd).map_err(|e| {
+                            to_js(StateError::StorageIo(format!("{key}.lock: {e:?}")))
+                        })?;
+                    }
+                    closed
+                }
+                None => Ok(()),
+            },
         }
     }
 }

@@ -1,0 +1,170 @@
+//! Native files: sharing one database per path in a process, the lock against other processes,
+//! and persistence across close and reopen.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::panic
+)]
+
+use asap_state::{
+    ManualClock, MeteringStore, QueryOptions, Runtime, SaveOptions, SequentialIds, SnapshotStore,
+    SqliteStateDb, StateSnapshotInput, Timestamp, UsageEventInput, UsageMetrics,
+};
+use serde_json::json;
+
+fn runtime() -> Runtime {
+    Runtime::new(
+        ManualClock::new(Timestamp::parse("2025-02-08T12:00:00Z", "t").unwrap()),
+        SequentialIds::new(),
+    )
+}
+
+fn temp(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("asap-state-files-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    let _ = std::fs::remove_file(&path);
+    let _ = std::fs::remove_file(dir.join(format!("{name}-wal")));
+    path
+}
+
+fn data(v: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+    v.as_object().cloned().unwrap()
+}
+
+#[test]
+fn two_opens_of_one_path_share_one_database() {
+    let path = temp("shared.db");
+    let a = SqliteStateDb::open_path(&path, runtime()).unwrap();
+    // Another spelling of the same file.
+    let other = path.parent().unwrap().join(".").join("shared.db");
+    let b = SqliteStateDb::open_path(&other, runtime()).unwrap();
+    a.snapshots()
+        .save(
+            StateSnapshotInput::new("t", data(json!({"n": 1}))),
+            SaveOptions::default(),
+        )
+        .unwrap();
+    assert_eq!(b.snapshots().list_versions("t").unwrap(), vec![1]);
+    b.close().unwrap();
+    assert_eq!(a.snapshots().get("t", None).unwrap_err().code(), "CLOSED");
+}
+
+#[test]
+fn a_file_locked_elsewhere_is_database_locked_and_untouched() {
+    let path = temp("locked.db");
+    {
+        let db = SqliteStateDb::open_path(&path, runtime()).unwrap();
+        db.snapshots()
+            .save(
+                StateSnapshotInput::new("t", data(json!({"n": 1}))),
+                SaveOptions::default(),
+            )
+            .unwrap();
+        db.close().unwrap();
+    }
+    let before = std::fs::read(&path).unwrap();
+    // Another process holding the file: an exclusive lock on another open file description.
+    let holder = std::fs::File::open(&path).unwrap();
+    holder.lock().unwrap();
+    let err = SqliteStateDb::open_path(&path, runtime()).unwrap_err();
+    assert_eq!(err.code(), "DATABASE_LOCKED", "{err}");
+    assert!(err.message().contains("another process"), "{err}");
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        before,
+        "the file was not touched"
+    );
+    holder.unlock().unwrap();
+    let db = SqliteStateDb::open_path(&path, runtime()).unwrap();
+    assert_eq!(db.snapshots().list_versions("t").unwrap(), vec![1]);
+    // While we hold it, another opener is refused too.
+    let outsider = std::fs::File::open(&path).unwrap();
+    assert!(outsider.try_lock().is_err());
+    db.close().unwrap();
+    assert!(outsider.try_lock().is_ok(), "close releases the lock");
+}
+
+#[test]
+fn everything_survives_close_and_reopen() {
+    let path = temp("persist.db");
+    let db = SqliteStateDb::open_path(&path, runtime()).unwrap();
+    for step in 1..=5u64 {
+        db.snapshots()
+            .save(
+                StateSnapshotInput::new("task", data(json!({"step": step, "ü": [step]})))
+                    .checkpoint(step % 2 == 1),
+                SaveOptions::default(),
+            )
+            .unwrap();
+        db.metering()
+            .record(
+                UsageEventInput::new("task", "agent", "c")
+                    .id(format!("e{step}"))
+                    .metrics(UsageMetrics {
+                        tokens_in: step,
+                        ..Default::default()
+                    }),
+            )
+            .unwrap();
+    }
+    let before = (
+        db.snapshots().list_tasks().unwrap(),
+        db.snapshots().get("task", Some(3)).unwrap(),
+        db.metering()
+            .query(
+                "agent",
+                Timestamp::MIN,
+                Timestamp::MAX,
+                QueryOptions::default(),
+            )
+            .unwrap(),
+    );
+    db.close().unwrap();
+    assert!(db.is_closed());
+    let wal = path.with_file_name("persist.db-wal");
+    assert!(
+        std::fs::metadata(&wal)
+            .map(|m| m.len() == 0)
+            .unwrap_or(true),
+        "close checkpoints the WAL into the main file"
+    );
+    let again = SqliteStateDb::open_path(&path, runtime()).unwrap();
+    let after = (
+        again.snapshots().list_tasks().unwrap(),
+        again.snapshots().get("task", Some(3)).unwrap(),
+        again
+            .metering()
+            .query(
+                "agent",
+                Timestamp::MIN,
+                Timestamp::MAX,
+                QueryOptions::default(),
+            )
+            .unwrap(),
+    );
+    assert_eq!(before, after);
+    assert_eq!(after.0[0].versions, 5);
+    assert_eq!(after.0[0].checkpoints, 3);
+    again.close().unwrap();
+}
+
+#[test]
+fn closed_database_refuses_every_call() {
+    let db = SqliteStateDb::open_in_memory(runtime()).unwrap();
+    let (s, m) = (db.snapshots(), db.metering());
+    db.close().unwrap();
+    db.close().unwrap();
+    let input = StateSnapshotInput::new("t", data(json!({})));
+    assert_eq!(
+        s.save(input, SaveOptions::default()).unwrap_err().code(),
+        "CLOSED"
+    );
+    assert_eq!(s.list_tasks().unwrap_err().code(), "CLOSED");
+    assert_eq!(m.agents().unwrap_err().code(), "CLOSED");
+    assert_eq!(db.export_bytes().unwrap_err().code(), "CLOSED");
+    assert!(db.is_image());
+}
