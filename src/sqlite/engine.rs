@@ -15,7 +15,7 @@ use std::num::NonZero;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use super::backing::{read_all, BackingFile, BackingStore};
+use super::backing::{read_all, BackingFile, BackingStore, MemoryStore};
 
 use turso_core::storage::database::DatabaseFile;
 use turso_core::{
@@ -385,6 +385,18 @@ pub fn validate_image(b: &[u8]) -> Result<usize> {
 
 static NEXT_SEED: AtomicU64 = AtomicU64::new(1);
 
+/// The name of the validation copy inside its own memory store.
+const PROBE_PATH: &str = "probe.db";
+
+/// While an existing file is checked, anything the engine cannot make sense of (a conversion
+/// error on a malformed schema row, say) means the file is damaged, not that storage failed.
+fn refused(e: DbError) -> DbError {
+    match e {
+        DbError::Engine(m) | DbError::Constraint(m) => DbError::Corrupt(m),
+        other => other,
+    }
+}
+
 /// One open database: the engine's connection over a [`BackingStore`].
 pub struct Db {
     io: Arc<EngineIo>,
@@ -426,25 +438,51 @@ fn run(io: &EngineIo, stmt: &mut Statement) -> Result<Vec<Vec<Value>>> {
 
 impl Db {
     /// Opens the database `path` of `store`: a missing or empty main file gives a fresh
-    /// database; an existing one (rollback-journal or WAL mode) is validated before the engine
-    /// sees it — header, then every b-tree page ([`super::check`]), then the engine's
-    /// `PRAGMA integrity_check` — so a damaged file is `Corrupt`, never a panic.
-    pub fn open(store: Arc<dyn BackingStore>, path: &str) -> Result<Db> {
+    /// database; an existing one (rollback-journal or WAL mode) is validated before it is used —
+    /// header, then every b-tree page ([`super::check`]), then the engine's
+    /// `PRAGMA integrity_check` and the contract's tables ([`check_schema`]) — so a damaged file
+    /// is `Corrupt` (or `SchemaMismatch`), never a panic.
+    ///
+    /// `private` says the store is this database's own copy (an image): it is then checked in
+    /// place. Otherwise the engine's checks run on a copy in memory first, because opening can
+    /// write (the engine switches a rollback-journal file to WAL mode), and a file that is
+    /// refused must be left exactly as it was.
+    pub fn open(store: Arc<dyn BackingStore>, path: &str, private: bool) -> Result<Db> {
         let existing = match store.open(path, false).map_err(DbError::Io)? {
             Some(f) => read_all(f.as_ref()).map_err(DbError::Io)?,
             None => Vec::new(),
         };
-        let imported = !existing.is_empty();
-        if imported {
-            let page_size = validate_image(&existing)?;
-            super::check::check_structure(&existing, page_size).map_err(DbError::Corrupt)?;
+        if existing.is_empty() {
+            return Self::open_unchecked(store, path);
         }
-        drop(existing);
-        let db = Self::open_unchecked(store, path)?;
-        if imported {
-            db.integrity_check()?;
+        let page_size = validate_image(&existing)?;
+        super::check::check_structure(&existing, page_size).map_err(DbError::Corrupt)?;
+        if private {
+            drop(existing);
+            let db = Self::open_unchecked(store, path).map_err(refused)?;
+            db.validate().map_err(refused)?;
+            return Ok(db);
         }
-        Ok(db)
+        let scratch = Arc::new(MemoryStore::new());
+        scratch.put(PROBE_PATH, existing);
+        let wal = format!("{path}-wal");
+        if let Some(f) = store.open(&wal, false).map_err(DbError::Io)? {
+            scratch.put(
+                &format!("{PROBE_PATH}-wal"),
+                read_all(f.as_ref()).map_err(DbError::Io)?,
+            );
+        }
+        {
+            let probe = Self::open_unchecked(scratch, PROBE_PATH).map_err(refused)?;
+            probe.validate().map_err(refused)?;
+        }
+        Self::open_unchecked(store, path)
+    }
+
+    /// The engine's own checks of an existing file: integrity, then the contract's tables.
+    fn validate(&self) -> Result<()> {
+        self.integrity_check()?;
+        check_schema(self)
     }
 
     /// `PRAGMA integrity_check`; anything but a single "ok" row -> Corrupt.
@@ -661,7 +699,12 @@ pub fn check_schema(db: &Db) -> Result<()> {
             .iter()
             .filter_map(|r| r.get(1).and_then(|v| v.to_text()).map(str::to_string))
             .collect();
-        if names.len() != cols.len() || names.iter().zip(cols.iter()).any(|(a, b)| a != b) {
+        // Columns are addressed by name (here and in the reference), so their order is free.
+        let mut have: Vec<&str> = names.iter().map(String::as_str).collect();
+        let mut want: Vec<&str> = cols.to_vec();
+        have.sort_unstable();
+        want.sort_unstable();
+        if have != want {
             return Err(DbError::SchemaMismatch(format!(
                 "table {table} has columns {names:?}, expected {cols:?}"
             )));

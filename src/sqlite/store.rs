@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use serde_json::{Map, Value as Json};
 
 use super::backing::{BackingStore, MemoryStore};
-use super::engine::{self, check_schema, Db, DbError, SqlValue, SCHEMA_SQL};
+use super::engine::{self, Db, DbError, SqlValue, SCHEMA_SQL};
 use crate::error::{Result, StateError};
 use crate::export;
 use crate::memory::{build_event, build_snapshot, check_expected, next_version};
@@ -96,13 +96,13 @@ impl SqliteStateDb {
     fn open_image(bytes: Option<Vec<u8>>, runtime: Runtime) -> Result<Self> {
         let store = Arc::new(MemoryStore::new());
         store.put(IMAGE_PATH, bytes.unwrap_or_default());
-        let db = Self::open_db(store.clone(), IMAGE_PATH)?;
+        let db = Self::open_db(store, IMAGE_PATH, true)?;
         Ok(Self::wrap(db, runtime, Backing::Image))
     }
 
     /// The database `path` of a host's file store (a missing file is created).
     pub fn open_store(store: Arc<dyn BackingStore>, path: &str, runtime: Runtime) -> Result<Self> {
-        let db = Self::open_db(store, path)?;
+        let db = Self::open_db(store, path, false)?;
         Ok(Self::wrap(db, runtime, Backing::Files))
     }
 
@@ -148,7 +148,7 @@ impl SqliteStateDb {
         let text = key.to_str().ok_or_else(|| {
             StateError::InvalidArgument(format!("path {path:?} is not valid UTF-8"))
         })?;
-        let db = Self::open_db(Arc::new(super::backing::FsStore), text)?;
+        let db = Self::open_db(Arc::new(super::backing::FsStore), text, false)?;
         let this = Self::wrap(db, runtime, Backing::Files);
         if let Ok(mut lock) = this.shared.lock.lock() {
             *lock = Some(lock_file);
@@ -157,9 +157,8 @@ impl SqliteStateDb {
         Ok(this)
     }
 
-    fn open_db(store: Arc<dyn BackingStore>, path: &str) -> Result<Db> {
-        let db = Db::open(store, path)?;
-        check_schema(&db)?;
+    fn open_db(store: Arc<dyn BackingStore>, path: &str, private: bool) -> Result<Db> {
+        let db = Db::open(store, path, private)?;
         db.exec_batch(SCHEMA_SQL)?;
         Ok(db)
     }
