@@ -57,7 +57,12 @@ pub use runtime::RandomIds;
 pub use runtime::{
     ulid_from, Clock, IdGenerator, ManualClock, Runtime, SequentialIds, SystemClock,
 };
+#[cfg(all(feature = "sqlite", not(target_arch = "wasm32")))]
+pub use sqlite::{create_metering_store, create_snapshot_store};
 #[cfg(feature = "sqlite")]
-pub use sqlite::{SqliteMeteringStore, SqliteSnapshotStore, SqliteStateDb};
+pub use sqlite::{
+    create_metering_store_with, create_snapshot_store_with, SqliteMeteringStore,
+    SqliteSnapshotStore, SqliteStateDb,
+};
 pub use store::{MeteringStore, SnapshotStore};
 pub use timestamp::{BucketSize, Timestamp};

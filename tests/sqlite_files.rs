@@ -168,3 +168,50 @@ fn closed_database_refuses_every_call() {
     assert_eq!(db.export_bytes().unwrap_err().code(), "CLOSED");
     assert!(db.is_image());
 }
+
+#[test]
+fn factories_select_the_backend_from_the_environment() {
+    use asap_state::{create_metering_store, create_snapshot_store};
+    let path = temp("factory.db");
+    // The only test of this binary touching these variables.
+    std::env::set_var("ASAP_STORAGE_BACKEND", "  SQLite ");
+    std::env::set_var("ASAP_STORAGE_PATH", &path);
+    let snapshots = create_snapshot_store().unwrap();
+    let metering = create_metering_store().unwrap();
+    snapshots
+        .save(
+            StateSnapshotInput::new("t", data(json!({"n": 1}))),
+            SaveOptions::default(),
+        )
+        .unwrap();
+    metering
+        .record(UsageEventInput::new("t", "a", "c"))
+        .unwrap();
+    // Both stores are one database: a third open of the path sees both tables' rows.
+    let db = SqliteStateDb::open_path(&path, runtime()).unwrap();
+    assert_eq!(db.snapshots().list_versions("t").unwrap(), vec![1]);
+    assert_eq!(db.metering().agents().unwrap(), vec!["a".to_owned()]);
+    db.close().unwrap();
+
+    std::env::set_var("ASAP_STORAGE_BACKEND", "redis");
+    let err = create_snapshot_store().err().unwrap();
+    assert_eq!(err.code(), "UNKNOWN_BACKEND");
+    assert_eq!(
+        err.message(),
+        "Unknown ASAP_STORAGE_BACKEND='redis'. Use 'memory' or 'sqlite'."
+    );
+    assert_eq!(
+        create_metering_store().err().unwrap().code(),
+        "UNKNOWN_BACKEND"
+    );
+
+    std::env::remove_var("ASAP_STORAGE_BACKEND");
+    std::env::remove_var("ASAP_STORAGE_PATH");
+    let memory = create_snapshot_store().unwrap();
+    assert!(memory.list_tasks().unwrap().is_empty());
+    assert!(create_metering_store()
+        .unwrap()
+        .agents()
+        .unwrap()
+        .is_empty());
+}
