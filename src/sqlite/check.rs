@@ -387,9 +387,8 @@ pub fn check_structure(b: &[u8], page_size: usize) -> R<()> {
         return err("auto_vacuum databases are not supported");
     }
     let mut recs = Some(Vec::new());
-    if img.tree(1, Some(Kind::Table), 0, &mut recs)? != Kind::Table {
-        return err("sqlite_schema is not a table b-tree");
-    }
+    // `Some(Kind::Table)`: page 1 must be a table b-tree page, or this fails.
+    img.tree(1, Some(Kind::Table), 0, &mut recs)?;
     for rec in recs.unwrap_or_default() {
         let cols = Img::check_record(&rec)?;
         // sqlite_schema(type, name, tbl_name, rootpage, sql)
@@ -422,4 +421,429 @@ pub fn check_structure(b: &[u8], page_size: usize) -> R<()> {
     }
     img.freelist()?;
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::panic
+)]
+mod tests {
+    use super::*;
+
+    const PS: usize = 512;
+
+    /// SQLite varint (values below 2^56).
+    fn vi(mut v: u64) -> Vec<u8> {
+        let mut groups = vec![(v & 0x7f) as u8];
+        v >>= 7;
+        while v > 0 {
+            groups.push((v & 0x7f) as u8 | 0x80);
+            v >>= 7;
+        }
+        groups.reverse();
+        groups
+    }
+
+    fn txt(s: &[u8]) -> (u64, Vec<u8>) {
+        (13 + 2 * s.len() as u64, s.to_vec())
+    }
+
+    fn one(n: u8) -> (u64, Vec<u8>) {
+        (1, vec![n])
+    }
+
+    /// A record from (serial type, body) columns.
+    fn rec(cols: &[(u64, Vec<u8>)]) -> Vec<u8> {
+        let types: Vec<u8> = cols.iter().flat_map(|(t, _)| vi(*t)).collect();
+        let mut out = vi(types.len() as u64 + 1);
+        assert_eq!(out.len(), 1);
+        out.extend(types);
+        for (_, b) in cols {
+            out.extend(b);
+        }
+        out
+    }
+
+    fn table_leaf_cell(rowid: u64, record: &[u8]) -> Vec<u8> {
+        let mut c = vi(record.len() as u64);
+        c.extend(vi(rowid));
+        c.extend(record);
+        c
+    }
+
+    fn schema_row(root: (u64, Vec<u8>)) -> Vec<u8> {
+        rec(&[
+            txt(b"table"),
+            txt(b"t"),
+            txt(b"t"),
+            root,
+            txt(b"CREATE TABLE t(x)"),
+        ])
+    }
+
+    /// A `npages`-page image (page size 512) with a valid header and an empty schema page.
+    fn blank(npages: u32) -> Vec<u8> {
+        let mut b = vec![0u8; npages as usize * PS];
+        b[..16].copy_from_slice(b"SQLite format 3\0");
+        b[16..18].copy_from_slice(&[2, 0]);
+        b[18] = 1;
+        b[19] = 1;
+        b[21..24].copy_from_slice(&[64, 32, 32]);
+        b[24..28].copy_from_slice(&1u32.to_be_bytes());
+        b[28..32].copy_from_slice(&npages.to_be_bytes());
+        b[92..96].copy_from_slice(&1u32.to_be_bytes());
+        b[44..48].copy_from_slice(&4u32.to_be_bytes());
+        b[56..60].copy_from_slice(&1u32.to_be_bytes());
+        put_page(&mut b, 1, 13, &[], 0);
+        b
+    }
+
+    fn usable(b: &[u8]) -> usize {
+        PS - usize::from(b[20])
+    }
+
+    /// Writes a b-tree page: cells packed at the end of the usable area, no free space gaps.
+    fn put_page(b: &mut [u8], pgno: u32, ptype: u8, cells: &[Vec<u8>], right: u32) {
+        let base = (pgno as usize - 1) * PS;
+        let off = if pgno == 1 { 100 } else { 0 };
+        let interior = matches!(ptype, 2 | 5);
+        let hdr = if interior { 12 } else { 8 };
+        let mut content = usable(b);
+        for (i, c) in cells.iter().enumerate() {
+            content -= c.len();
+            b[base + content..base + content + c.len()].copy_from_slice(c);
+            let p = base + off + hdr + 2 * i;
+            b[p..p + 2].copy_from_slice(&(content as u16).to_be_bytes());
+        }
+        let h = base + off;
+        b[h] = ptype;
+        b[h + 1..h + 3].copy_from_slice(&[0, 0]);
+        b[h + 3..h + 5].copy_from_slice(&(cells.len() as u16).to_be_bytes());
+        b[h + 5..h + 7].copy_from_slice(&(content as u16).to_be_bytes());
+        b[h + 7] = 0;
+        if interior {
+            b[h + 8..h + 12].copy_from_slice(&right.to_be_bytes());
+        }
+    }
+
+    fn put_u32(b: &mut [u8], at: usize, v: u32) {
+        b[at..at + 4].copy_from_slice(&v.to_be_bytes());
+    }
+
+    /// Page 1 lists table `t` at page 2, a table leaf with one short row.
+    fn two_pages() -> Vec<u8> {
+        let mut b = blank(2);
+        put_page(&mut b, 1, 13, &[table_leaf_cell(1, &schema_row(one(2)))], 0);
+        put_page(&mut b, 2, 13, &[table_leaf_cell(1, &rec(&[txt(b"hi")]))], 0);
+        b
+    }
+
+    fn check(b: &[u8]) -> R<()> {
+        check_structure(b, PS)
+    }
+
+    fn refused(b: &[u8], needle: &str) {
+        match check(b) {
+            Err(m) => assert!(m.contains(needle), "{m:?} does not mention {needle:?}"),
+            Ok(()) => panic!("accepted an image that should fail with {needle:?}"),
+        }
+    }
+
+    #[test]
+    fn readers_report_out_of_bounds() {
+        assert_eq!(u16_at(&[1, 2], 0).unwrap(), 0x0102);
+        assert!(u16_at(&[1, 2], 1)
+            .unwrap_err()
+            .contains("u16 out of bounds at 1"));
+        assert_eq!(u32_at(&[0, 0, 1, 0], 0).unwrap(), 256);
+        assert!(u32_at(&[0, 0, 1], 0)
+            .unwrap_err()
+            .contains("u32 out of bounds"));
+    }
+
+    #[test]
+    fn varints() {
+        assert_eq!(varint(&[0x05], 0, 1).unwrap(), (5, 1));
+        assert_eq!(varint(&[0x81, 0x00], 0, 2).unwrap(), (128, 2));
+        // The ninth byte counts all 8 bits.
+        let nine = [0xff; 9];
+        assert_eq!(varint(&nine, 0, 9).unwrap(), (u64::MAX, 9));
+        assert_eq!(
+            varint(&[0x81, 0x00], 0, 1).unwrap_err(),
+            "varint runs past end"
+        );
+        assert_eq!(varint(&[0x81], 0, 5).unwrap_err(), "varint out of bounds");
+    }
+
+    #[test]
+    fn records_check_serial_types_and_utf8() {
+        let cols = Img::check_record(&rec(&[
+            (0, vec![]),
+            (1, vec![1]),
+            (2, vec![0; 2]),
+            (3, vec![0; 3]),
+            (4, vec![0; 4]),
+            (5, vec![0; 6]),
+            (6, vec![0; 8]),
+            (7, vec![0; 8]),
+            (8, vec![]),
+            (9, vec![]),
+            (12, vec![]),
+            (14, vec![0xaa]),
+            txt(b"ok"),
+        ]))
+        .unwrap();
+        let sizes: Vec<usize> = cols.iter().map(|(_, r)| r.len()).collect();
+        assert_eq!(sizes, [0, 1, 2, 3, 4, 6, 8, 8, 0, 0, 0, 1, 2]);
+        assert_eq!(
+            Img::check_record(&rec(&[(10, vec![])])).unwrap_err(),
+            "reserved serial type"
+        );
+        assert_eq!(
+            Img::check_record(&rec(&[(11, vec![])])).unwrap_err(),
+            "reserved serial type"
+        );
+        assert_eq!(
+            Img::check_record(&rec(&[txt(&[0xff, 0xfe])])).unwrap_err(),
+            "TEXT value is not valid UTF-8"
+        );
+        // A BLOB may hold any bytes.
+        assert!(Img::check_record(&rec(&[(16, vec![0xff, 0xfe])])).is_ok());
+        assert_eq!(
+            Img::check_record(&[5, 1]).unwrap_err(),
+            "record header size out of range"
+        );
+        assert_eq!(
+            Img::check_record(&[2, 4, 0]).unwrap_err(),
+            "record body shorter than its header says"
+        );
+    }
+
+    #[test]
+    fn a_well_formed_image_passes() {
+        check(&blank(1)).unwrap();
+        check(&two_pages()).unwrap();
+    }
+
+    #[test]
+    fn auto_vacuum_is_refused() {
+        let mut b = two_pages();
+        put_u32(&mut b, 52, 2);
+        refused(&b, "auto_vacuum");
+    }
+
+    #[test]
+    fn bad_page_types_and_kinds() {
+        let mut b = two_pages();
+        b[PS] = 7;
+        refused(&b, "page 2: invalid b-tree page type 7");
+
+        // A table interior page whose child is an index leaf.
+        let mut b = blank(3);
+        put_page(&mut b, 1, 13, &[table_leaf_cell(1, &schema_row(one(2)))], 0);
+        put_page(&mut b, 2, 5, &[], 3);
+        put_page(&mut b, 3, 10, &[], 0);
+        refused(&b, "page 3: b-tree page kind differs from its parent");
+        // With a table leaf as the child it is fine.
+        put_page(&mut b, 3, 13, &[], 0);
+        check(&b).unwrap();
+
+        // An index as page 1.
+        let mut b = blank(1);
+        put_page(&mut b, 1, 10, &[], 0);
+        refused(&b, "page 1: b-tree page kind differs from its parent");
+    }
+
+    #[test]
+    fn deep_trees_are_refused() {
+        let n = 44u32;
+        let mut b = blank(n);
+        put_page(&mut b, 1, 13, &[table_leaf_cell(1, &schema_row(one(2)))], 0);
+        for p in 2..n {
+            put_page(&mut b, p, 5, &[], p + 1);
+        }
+        put_page(&mut b, n, 13, &[], 0);
+        refused(&b, "b-tree too deep");
+    }
+
+    #[test]
+    fn cell_and_content_area_damage() {
+        // Content offset 0 means 65536: past a 512-byte page.
+        let mut b = two_pages();
+        b[PS + 5..PS + 7].copy_from_slice(&[0, 0]);
+        refused(&b, "page 2: cell pointer array / content area out of range");
+
+        // Two cell pointers at the same cell.
+        let mut b = blank(2);
+        put_page(&mut b, 1, 13, &[table_leaf_cell(1, &schema_row(one(2)))], 0);
+        let cell = table_leaf_cell(1, &rec(&[txt(b"hi")]));
+        put_page(&mut b, 2, 13, &[cell.clone(), cell], 0);
+        let first = [b[PS + 8], b[PS + 9]];
+        b[PS + 10..PS + 12].copy_from_slice(&first);
+        refused(&b, "page 2: overlapping cells/freeblocks");
+    }
+
+    #[test]
+    fn freeblock_damage() {
+        let mut b = two_pages();
+        // A freeblock before the content area.
+        b[PS + 1..PS + 3].copy_from_slice(&20u16.to_be_bytes());
+        refused(&b, "page 2: bad freeblock chain");
+
+        // A freeblock in the content area, but of size 2.
+        let mut b = blank(2);
+        put_page(&mut b, 1, 13, &[table_leaf_cell(1, &schema_row(one(2)))], 0);
+        put_page(&mut b, 2, 13, &[table_leaf_cell(1, &rec(&[txt(b"hi")]))], 0);
+        // Move the content area down 8 bytes and put a freeblock there.
+        let content = u16::from_be_bytes([b[PS + 5], b[PS + 6]]) - 8;
+        b[PS + 5..PS + 7].copy_from_slice(&content.to_be_bytes());
+        b[PS + 1..PS + 3].copy_from_slice(&content.to_be_bytes());
+        let fb = PS + content as usize;
+        b[fb..fb + 4].copy_from_slice(&[0, 0, 0, 8]);
+        check(&b).unwrap();
+        b[fb + 2..fb + 4].copy_from_slice(&[0, 2]);
+        refused(&b, "page 2: bad freeblock");
+    }
+
+    /// A table row of 600 bytes on page 2: 92 bytes local, 508 on overflow page 3.
+    fn overflowing() -> Vec<u8> {
+        let body = vec![b'a'; 597];
+        let record = rec(&[txt(&body)]);
+        assert_eq!(record.len(), 600);
+        let mut cell = vi(600);
+        cell.extend(vi(1));
+        cell.extend(&record[..92]);
+        cell.extend(3u32.to_be_bytes());
+        let mut b = blank(3);
+        put_page(&mut b, 1, 13, &[table_leaf_cell(1, &schema_row(one(2)))], 0);
+        put_page(&mut b, 2, 13, &[cell], 0);
+        let ov = 2 * PS;
+        b[ov + 4..ov + 4 + 508].copy_from_slice(&record[92..]);
+        b
+    }
+
+    #[test]
+    fn overflow_chains() {
+        let good = overflowing();
+        check(&good).unwrap();
+
+        // The cell's overflow pointer names its own page.
+        let mut b = good.clone();
+        put_u32(&mut b, PS + usable(&good) - 4, 2);
+        refused(&b, "page 2 referenced twice");
+
+        let mut b = good.clone();
+        put_u32(&mut b, 2 * PS, 1); // one page more than the payload needs
+        refused(&b, "overflow chain longer than payload");
+
+        let mut b = good.clone();
+        put_u32(&mut b, 2 * PS, 9);
+        refused(&b, "overflow chain longer than payload");
+
+        // The first overflow page number lies past the end.
+        let mut b = good.clone();
+        let ptr = PS + usable(&b) - 4;
+        put_u32(&mut b, ptr, 9);
+        refused(&b, "page number 9 out of range 1..=3");
+
+        // A payload far larger than the file.
+        let mut b = blank(2);
+        put_page(&mut b, 1, 13, &[table_leaf_cell(1, &schema_row(one(2)))], 0);
+        let mut cell = vi(50_000_000);
+        cell.extend(vi(1));
+        let local = Img {
+            b: &b,
+            page_size: PS,
+            usable: PS,
+            npages: 2,
+            seen: HashSet::new(),
+        }
+        .local_size(50_000_000, Kind::Table)
+        .unwrap();
+        cell.extend(vec![0u8; local]);
+        cell.extend(0u32.to_be_bytes());
+        put_page(&mut b, 2, 13, &[cell], 0);
+        refused(&b, "payload larger than the file");
+    }
+
+    #[test]
+    fn cells_reaching_into_reserved_space_are_refused() {
+        // 32 reserved bytes: usable 480, and a 600-byte row keeps 124 bytes local.
+        let mut b = blank(3);
+        b[20] = 32;
+        put_page(&mut b, 1, 13, &[table_leaf_cell(1, &schema_row(one(2)))], 0);
+        let mut cell = vi(600);
+        cell.extend(vi(1));
+        cell.extend(vec![b'a'; 124]);
+        // Leave off the overflow pointer's last 2 bytes: they fall in the reserved area.
+        cell.extend([0, 0]);
+        put_page(&mut b, 2, 13, &[cell], 0);
+        refused(&b, "page 2: cell 0 extends past usable area");
+    }
+
+    #[test]
+    fn schema_rootpages() {
+        let with_root = |root: (u64, Vec<u8>)| {
+            let mut b = two_pages();
+            put_page(&mut b, 1, 13, &[table_leaf_cell(1, &schema_row(root))], 0);
+            b
+        };
+        // NULL and 0 name no b-tree (views, triggers).
+        check(&with_root((0, vec![]))).unwrap();
+        check(&with_root((8, vec![]))).unwrap();
+        // Serial type 9 is the integer 1: page 1 again.
+        refused(&with_root((9, vec![])), "page 1 referenced twice");
+        refused(&with_root(one(0xff)), "rootpage -1 out of range");
+        refused(
+            &with_root((2, vec![0x01, 0x00])),
+            "rootpage 256 out of range",
+        );
+        refused(&with_root(txt(b"2")), "rootpage is not an integer");
+
+        let mut b = two_pages();
+        let short = rec(&[txt(b"table"), txt(b"t"), txt(b"t")]);
+        put_page(&mut b, 1, 13, &[table_leaf_cell(1, &short)], 0);
+        refused(&b, "too few columns");
+    }
+
+    #[test]
+    fn freelists() {
+        // Page 3 is a freelist trunk holding leaf page 4.
+        let mut b = two_pages();
+        b.extend(vec![0u8; 2 * PS]);
+        put_u32(&mut b, 28, 4);
+        put_u32(&mut b, 32, 3);
+        put_u32(&mut b, 36, 2);
+        put_u32(&mut b, 2 * PS + 4, 1);
+        put_u32(&mut b, 2 * PS + 8, 4);
+        check(&b).unwrap();
+
+        let mut c = b.clone();
+        put_u32(&mut c, 36, 3);
+        refused(&c, "freelist count 2 != header 3");
+
+        let mut c = b.clone();
+        put_u32(&mut c, 2 * PS + 8, 2); // the leaf is the table's page
+        refused(&c, "page 2 referenced twice");
+
+        let mut c = b.clone();
+        put_u32(&mut c, 2 * PS + 8, 40);
+        refused(&c, "page number 40 out of range");
+
+        let mut c = b.clone();
+        put_u32(&mut c, 2 * PS + 4, 1000);
+        refused(&c, "freelist trunk leaf count too large");
+
+        let mut c = b.clone();
+        put_u32(&mut c, 32, 77);
+        refused(&c, "page number 77 out of range 1..=4");
+
+        let mut c = b;
+        put_u32(&mut c, 2 * PS, 3); // the trunk lists itself as the next trunk
+        refused(&c, "page 3 referenced twice");
+    }
 }

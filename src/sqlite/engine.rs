@@ -721,3 +721,390 @@ pub fn text(s: &str) -> Value {
 pub fn int(i: i64) -> Value {
     Value::from_i64(i)
 }
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::panic
+)]
+mod tests {
+    use super::*;
+    use crate::sqlite::backing::MemoryFile;
+
+    fn mem_io() -> (Arc<MemoryStore>, EngineIo) {
+        let store = Arc::new(MemoryStore::new());
+        let io = EngineIo::new(store.clone(), 7);
+        (store, io)
+    }
+
+    /// A fresh database image with the contract's tables.
+    fn image() -> Vec<u8> {
+        let db = Db::open(Arc::new(MemoryStore::new()), "img.db", true).unwrap();
+        db.exec_batch(SCHEMA_SQL).unwrap();
+        db.export_bytes().unwrap()
+    }
+
+    #[test]
+    fn db_error_display_names_each_kind() {
+        let cases = [
+            (DbError::Corrupt("a".into()), "CORRUPT_DATABASE: a"),
+            (DbError::SchemaMismatch("b".into()), "SCHEMA_MISMATCH: b"),
+            (DbError::Constraint("c".into()), "CONSTRAINT: c"),
+            (DbError::Engine("d".into()), "ENGINE: d"),
+            (DbError::Io("e".into()), "IO: e"),
+        ];
+        for (e, want) in cases {
+            assert_eq!(e.to_string(), want);
+        }
+    }
+
+    #[test]
+    fn limbo_errors_map_to_db_errors() {
+        assert!(matches!(
+            DbError::from(LimboError::Corrupt("x".into())),
+            DbError::Corrupt(m) if m.contains('x')
+        ));
+        assert!(matches!(
+            DbError::from(LimboError::NotADB),
+            DbError::Corrupt(_)
+        ));
+        let short = CompletionError::ShortRead {
+            page_idx: 3,
+            expected: 4096,
+            actual: 10,
+        };
+        assert!(matches!(
+            DbError::from(LimboError::CompletionError(short)),
+            DbError::Corrupt(m) if m.contains("short read")
+        ));
+        assert!(matches!(
+            DbError::from(LimboError::CompletionError(
+                CompletionError::DecryptionError { page_idx: 1 }
+            )),
+            DbError::Corrupt(_)
+        ));
+        assert!(matches!(
+            DbError::from(LimboError::Constraint("UNIQUE".into())),
+            DbError::Constraint(m) if m.contains("UNIQUE")
+        ));
+        assert!(matches!(
+            DbError::from(LimboError::ForeignKeyConstraint("fk".into())),
+            DbError::Constraint(_)
+        ));
+        assert!(matches!(
+            DbError::from(Box::new(LimboError::InternalError("boom".into()))),
+            DbError::Engine(m) if m.contains("boom")
+        ));
+        assert!(matches!(
+            DbError::from(LimboError::CompletionError(CompletionError::Aborted)),
+            DbError::Engine(_)
+        ));
+    }
+
+    #[test]
+    fn clock_advances_one_millisecond_per_call() {
+        let (_, io) = mem_io();
+        let a = io.current_time_monotonic();
+        let b = io.current_time_monotonic();
+        assert!(b > a);
+        assert_eq!(b, MonotonicInstant::from_nanos(1_000_000));
+        let w = io.current_time_wall_clock();
+        assert_eq!(w.secs, 0);
+        assert_eq!(w.micros, 2_000);
+        // 1000 calls later the wall clock has passed one second.
+        for _ in 0..1000 {
+            io.current_time_monotonic();
+        }
+        assert_eq!(io.current_time_wall_clock().secs, 1);
+    }
+
+    #[test]
+    fn randomness_is_seeded_and_fills_every_byte() {
+        let (_, a) = mem_io();
+        let (_, b) = mem_io();
+        let (x, y) = (a.generate_random_number(), b.generate_random_number());
+        assert_eq!(x, y, "same seed, same sequence");
+        assert_ne!(a.generate_random_number(), x, "the sequence moves on");
+        let c = EngineIo::new(Arc::new(MemoryStore::new()), 8);
+        assert_ne!(
+            c.generate_random_number(),
+            x,
+            "another seed, another sequence"
+        );
+
+        // 13 bytes: one full chunk of 8 and a partial one of 5.
+        let mut buf = [0u8; 13];
+        a.fill_bytes(&mut buf);
+        assert!(buf[8..].iter().any(|b| *b != 0), "the tail chunk is filled");
+        let mut again = [0u8; 13];
+        a.fill_bytes(&mut again);
+        assert_ne!(buf, again);
+    }
+
+    #[test]
+    fn file_ids_remove_and_no_op_hooks() {
+        let (store, io) = mem_io();
+        assert_eq!(io.file_id("a.db").unwrap(), io.file_id("a.db").unwrap());
+        assert_ne!(io.file_id("a.db").unwrap(), io.file_id("b.db").unwrap());
+        io.step().unwrap();
+        io.yield_now();
+        io.sleep(std::time::Duration::from_secs(3600)); // returns at once
+        store.put("x.db", vec![1, 2, 3]);
+        io.remove_file("x.db").unwrap();
+        assert!(store.contents("x.db").is_none());
+        io.remove_file("x.db").unwrap(); // missing: still Ok
+    }
+
+    #[test]
+    fn open_file_without_create_of_a_missing_file_is_not_found() {
+        let (store, io) = mem_io();
+        let err = match io.open_file("missing.db", OpenFlags::empty(), false) {
+            Err(e) => e,
+            Ok(_) => panic!("opened a missing file"),
+        };
+        assert!(matches!(
+            err,
+            LimboError::CompletionError(CompletionError::IOError(std::io::ErrorKind::NotFound, _))
+        ));
+        assert!(store.contents("missing.db").is_none(), "nothing created");
+        let f = io.open_file("new.db", OpenFlags::Create, false).unwrap();
+        assert_eq!(f.size().unwrap(), 0);
+        assert_eq!(store.contents("new.db"), Some(Vec::new()));
+    }
+
+    #[test]
+    fn pending_completions_are_errors_not_hangs() {
+        let (_, io) = mem_io();
+        let pending = Completion::new_write(|_| {});
+        let e = io.wait_for_completion(pending.clone()).unwrap_err();
+        assert!(e.to_string().contains("still pending"), "{e}");
+        let done = Completion::new_write(|_| {});
+        done.complete(0);
+        io.drain_completions(std::slice::from_ref(&done)).unwrap();
+        let e = io
+            .drain_completions(&[done.clone(), pending.clone()])
+            .unwrap_err();
+        assert!(e.to_string().contains("still pending"), "{e}");
+        io.wait_for_completion(done).unwrap();
+        let failed = Completion::new_write(|_| {});
+        failed.abort();
+        let e = io.wait_for_completion(failed).unwrap_err();
+        assert!(matches!(
+            e,
+            LimboError::CompletionError(CompletionError::Aborted)
+        ));
+    }
+
+    #[test]
+    fn engine_file_reads_writes_and_hooks() {
+        let mem = Arc::new(MemoryFile::new(b"0123456789".to_vec()));
+        let f = EngineFile(mem.clone());
+        f.lock_file(true).unwrap();
+        f.unlock_file().unwrap();
+        assert!(!f.has_hole(0, 10).unwrap());
+        f.punch_hole(0, 4).unwrap();
+        assert_eq!(mem.contents(), b"0123456789", "punch_hole changes nothing");
+
+        // pwritev writes each buffer after the previous one.
+        let bufs = vec![
+            Arc::new(Buffer::new(b"ab".to_vec())),
+            Arc::new(Buffer::new(b"cde".to_vec())),
+        ];
+        let c = f.pwritev(8, bufs, Completion::new_write(|_| {})).unwrap();
+        assert!(c.succeeded());
+        assert_eq!(mem.contents(), b"01234567abcde");
+        assert_eq!(f.size().unwrap(), 13);
+
+        let c = f.truncate(4, Completion::new_trunc(|_| {})).unwrap();
+        assert!(c.finished());
+        assert_eq!(mem.contents(), b"0123");
+        let c = f
+            .sync(
+                Completion::new_sync(|_| {}),
+                turso_core::io::FileSyncType::Fsync,
+            )
+            .unwrap();
+        assert!(c.succeeded());
+
+        // A read past the end is short, not an error.
+        let buf = Arc::new(Buffer::new(vec![9u8; 8]));
+        let got = Arc::new(std::sync::Mutex::new(None));
+        let seen = got.clone();
+        let c = Completion::new_read(buf, move |r| {
+            *seen.lock().unwrap() = r.ok().map(|(_, n)| n);
+            None
+        });
+        assert!(f.pread(2, c).unwrap().succeeded());
+        assert_eq!(*got.lock().unwrap(), Some(2));
+    }
+
+    /// A file whose every operation fails.
+    struct Broken;
+
+    impl BackingFile for Broken {
+        fn read_at(&self, _: u64, _: &mut [u8]) -> std::result::Result<usize, String> {
+            Err("disk gone".into())
+        }
+        fn write_at(&self, _: u64, _: &[u8]) -> std::result::Result<(), String> {
+            Err("disk gone".into())
+        }
+        fn size(&self) -> std::result::Result<u64, String> {
+            Err("disk gone".into())
+        }
+        fn truncate(&self, _: u64) -> std::result::Result<(), String> {
+            Err("disk gone".into())
+        }
+        fn sync(&self) -> std::result::Result<(), String> {
+            Err("disk gone".into())
+        }
+    }
+
+    struct BrokenStore;
+
+    impl BackingStore for BrokenStore {
+        fn open(
+            &self,
+            _: &str,
+            _: bool,
+        ) -> std::result::Result<Option<Arc<dyn BackingFile>>, String> {
+            Err("no store".into())
+        }
+        fn remove(&self, _: &str) -> std::result::Result<(), String> {
+            Err("no store".into())
+        }
+    }
+
+    #[test]
+    fn backing_failures_become_engine_errors_naming_the_operation() {
+        let f = EngineFile(Arc::new(Broken));
+        let msg = |r: turso_core::Result<Completion>| match r {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("a failing file succeeded"),
+        };
+        let read = Completion::new_read(Arc::new(Buffer::new(vec![0; 4])), |_| None);
+        assert!(msg(f.pread(0, read)).contains("read: disk gone"));
+        let data = Arc::new(Buffer::new(vec![1; 4]));
+        assert!(
+            msg(f.pwrite(0, data.clone(), Completion::new_write(|_| {})))
+                .contains("write: disk gone")
+        );
+        assert!(msg(f.pwritev(0, vec![data], Completion::new_write(|_| {})))
+            .contains("write: disk gone"));
+        assert!(msg(f.sync(
+            Completion::new_sync(|_| {}),
+            turso_core::io::FileSyncType::Fsync
+        ))
+        .contains("sync: disk gone"));
+        assert!(msg(f.truncate(0, Completion::new_trunc(|_| {}))).contains("truncate: disk gone"));
+        assert!(f
+            .size()
+            .unwrap_err()
+            .to_string()
+            .contains("size: disk gone"));
+
+        let io = EngineIo::new(Arc::new(BrokenStore), 1);
+        let e = match io.open_file("a.db", OpenFlags::Create, false) {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("opened through a failing store"),
+        };
+        assert!(e.contains("open: no store"), "{e}");
+        assert!(io
+            .remove_file("a.db")
+            .unwrap_err()
+            .to_string()
+            .contains("remove: no store"));
+        assert_eq!(
+            Db::open(Arc::new(BrokenStore), "a.db", false).err(),
+            Some(DbError::Io("no store".into()))
+        );
+    }
+
+    #[test]
+    fn open_of_a_missing_file_creates_a_fresh_database() {
+        let store = Arc::new(MemoryStore::new());
+        let db = Db::open(store.clone(), "fresh.db", false).unwrap();
+        db.exec_batch(SCHEMA_SQL).unwrap();
+        assert!(store.contents("fresh.db").is_some());
+        check_schema(&db).unwrap();
+        db.integrity_check().unwrap();
+    }
+
+    #[test]
+    fn checkpoint_inside_a_transaction_is_refused() {
+        let db = Db::open(Arc::new(MemoryStore::new()), "t.db", true).unwrap();
+        db.exec_batch(SCHEMA_SQL).unwrap();
+        db.exec("BEGIN", &[]).unwrap();
+        assert!(db.in_transaction());
+        assert_eq!(
+            db.checkpoint(),
+            Err(DbError::Engine("checkpoint inside a transaction".into()))
+        );
+        assert!(matches!(db.export_bytes(), Err(DbError::Engine(_))));
+        db.exec("ROLLBACK", &[]).unwrap();
+        assert!(db.checkpoint().is_ok());
+    }
+
+    fn corrupt_msg(b: &[u8]) -> String {
+        match validate_image(b) {
+            Err(DbError::Corrupt(m)) => m,
+            other => panic!("expected Corrupt, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn validate_image_rejects_each_bad_header_field() {
+        let good = image();
+        assert_eq!(validate_image(&good).unwrap(), 4096);
+        assert_eq!(corrupt_msg(&[]), "empty file");
+        assert!(corrupt_msg(&good[..100]).contains("too short"));
+        let with = |at: usize, bytes: &[u8]| {
+            let mut b = good.clone();
+            b[at..at + bytes.len()].copy_from_slice(bytes);
+            b
+        };
+        assert!(corrupt_msg(&with(0, b"SQLite format 4")).contains("bad magic"));
+        assert!(corrupt_msg(&with(16, &[0x03, 0x00])).contains("page size"));
+        assert!(corrupt_msg(&with(18, &[3])).contains("file format version"));
+        assert!(corrupt_msg(&with(19, &[0])).contains("file format version"));
+        assert!(corrupt_msg(&with(16, &[2, 0, 1, 1, 33])).contains("reserved space"));
+        assert_eq!(validate_image(&with(16, &[2, 0, 1, 1, 32])).unwrap(), 512);
+        assert!(corrupt_msg(&with(21, &[65])).contains("payload fractions"));
+        assert!(corrupt_msg(&good[..good.len() - 1]).contains("multiple of the page size"));
+        assert!(corrupt_msg(&with(44, &[0, 0, 0, 5])).contains("schema format"));
+        assert!(corrupt_msg(&with(56, &[0, 0, 0, 2])).contains("UTF-16"));
+        // The header's page count only counts when it is valid for this change counter.
+        let mut b = with(24, &[0, 0, 0, 9, 0, 0, 1, 0]);
+        b[92..96].copy_from_slice(&[0, 0, 0, 9]);
+        assert!(corrupt_msg(&b).contains("truncated"));
+        b[92..96].copy_from_slice(&[0xff; 4]);
+        assert_eq!(validate_image(&b).unwrap(), 4096);
+    }
+
+    #[test]
+    fn page_size_one_means_65536() {
+        let mut b = vec![0u8; 65536];
+        b[..16].copy_from_slice(b"SQLite format 3\0");
+        b[16..18].copy_from_slice(&[0, 1]);
+        b[18] = 1;
+        b[19] = 1;
+        b[21..24].copy_from_slice(&[64, 32, 32]);
+        assert_eq!(validate_image(&b).unwrap(), 65536);
+        assert!(corrupt_msg(&b[..32768]).contains("multiple of the page size"));
+    }
+
+    #[test]
+    fn refused_turns_engine_complaints_into_corrupt() {
+        assert_eq!(
+            refused(DbError::Engine("x".into())),
+            DbError::Corrupt("x".into())
+        );
+        assert_eq!(
+            refused(DbError::Constraint("y".into())),
+            DbError::Corrupt("y".into())
+        );
+        assert_eq!(refused(DbError::Io("z".into())), DbError::Io("z".into()));
+    }
+}

@@ -710,7 +710,121 @@ impl MeteringStore for SqliteMeteringStore {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::panic
+)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn db_errors_map_to_state_error_codes() {
+        let cases = [
+            (
+                DbError::Corrupt("bad page".into()),
+                "CORRUPT_DATABASE",
+                "not a readable SQLite database: bad page",
+            ),
+            (
+                DbError::SchemaMismatch("cols".into()),
+                "SCHEMA_MISMATCH",
+                "cols",
+            ),
+            (
+                DbError::Constraint("UNIQUE".into()),
+                "STORAGE_IO",
+                "constraint failed: UNIQUE",
+            ),
+            (
+                DbError::Engine("busy".into()),
+                "STORAGE_IO",
+                "SQL engine: busy",
+            ),
+            (DbError::Io("disk".into()), "STORAGE_IO", "disk"),
+        ];
+        for (e, code, message) in cases {
+            let s = StateError::from(e);
+            assert_eq!((s.code(), s.message()), (code, message));
+        }
+    }
+
+    fn corrupt_message<T: std::fmt::Debug>(r: Result<T>) -> String {
+        match r {
+            Err(StateError::CorruptDatabase(m)) => m,
+            other => panic!("expected CORRUPT_DATABASE, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn metrics_text_must_be_an_object_of_non_negative_integers() {
+        let m = metrics_from_text(r#"{"tokens_in":3,"api_calls":1}"#).unwrap();
+        assert_eq!((m.tokens_in, m.tokens_out, m.api_calls), (3, 0, 1));
+        assert!(corrupt_message(metrics_from_text("nope")).contains("usage_events.metrics"));
+        assert!(corrupt_message(metrics_from_text("[1]")).contains("not a JSON object"));
+        assert!(corrupt_message(metrics_from_text(r#"{"tokens_out":-1}"#))
+            .contains("tokens_out is not a non-negative integer"));
+        assert!(corrupt_message(metrics_from_text(r#"{"duration_ms":1.5}"#))
+            .contains("duration_ms is not a non-negative integer"));
+    }
+
+    fn snapshot_row(data: &str) -> Vec<SqlValue> {
+        vec![
+            text("t"),
+            text("snap_1"),
+            engine::int(1),
+            text(data),
+            engine::int(0),
+            text("2026-04-01T00:00:00Z"),
+        ]
+    }
+
+    #[test]
+    fn snapshot_rows_are_checked_column_by_column() {
+        let s = snapshot_from_row(&snapshot_row(r#"{"a":1}"#)).unwrap();
+        assert_eq!(
+            (s.task_id.as_str(), s.id.as_str(), s.version),
+            ("t", "snap_1", 1)
+        );
+        assert!(corrupt_message(snapshot_from_row(&snapshot_row("{oops")))
+            .contains("data is not a JSON object"));
+        assert!(corrupt_message(snapshot_from_row(&snapshot_row("[1,2]")))
+            .contains("data is not a JSON object"));
+        let mut row = snapshot_row("{}");
+        row[2] = engine::int(-4);
+        assert!(
+            corrupt_message(snapshot_from_row(&row)).contains("snapshots.version is negative (-4)")
+        );
+        let mut row = snapshot_row("{}");
+        row[1] = SqlValue::from_blob(vec![1, 2]);
+        assert!(corrupt_message(snapshot_from_row(&row)).contains("snapshots.id is not text"));
+        let mut row = snapshot_row("{}");
+        row[4] = text("yes");
+        assert!(corrupt_message(snapshot_from_row(&row))
+            .contains("snapshots.checkpoint is not an integer"));
+        assert!(corrupt_message(snapshot_from_row(&snapshot_row("{}")[..3]))
+            .contains("a row has too few columns"));
+        let mut row = snapshot_row("{}");
+        row[5] = text("yesterday");
+        assert_eq!(
+            snapshot_from_row(&row).unwrap_err().code(),
+            "CORRUPT_DATABASE"
+        );
+    }
+
+    #[test]
+    fn image_and_file_backings_say_which_they_are() {
+        let image = SqliteStateDb::open_in_memory(Runtime::default()).unwrap();
+        assert!(image.is_image());
+        let files =
+            SqliteStateDb::open_store(Arc::new(MemoryStore::new()), "f.db", Runtime::default())
+                .unwrap();
+        assert!(!files.is_image());
+        assert!(format!("{image:?}").starts_with("SqliteStateDb"));
+    }
+
     #[test]
     fn handles_are_send_and_sync() {
         fn is<T: Send + Sync + 'static>() {}

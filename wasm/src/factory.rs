@@ -69,12 +69,31 @@ fn promise(result: JsResult<JsValue>) -> Promise {
 /// `ASAP_STORAGE_PATH`).
 #[wasm_bindgen(js_name = createSnapshotStore, skip_typescript)]
 pub fn create_snapshot_store(env: JsValue) -> Promise {
-    promise(create(&env, Which::Snapshots))
+    opfs_or(&env, Which::Snapshots)
 }
 
 /// The metering store `ASAP_STORAGE_BACKEND` selects. Two stores created on the same path
 /// share one database.
 #[wasm_bindgen(js_name = createMeteringStore, skip_typescript)]
 pub fn create_metering_store(env: JsValue) -> Promise {
-    promise(create(&env, Which::Metering))
+    opfs_or(&env, Which::Metering)
+}
+
+/// In a browser worker with OPFS, `sqlite` opens an OPFS file (asynchronously); elsewhere the
+/// store is made synchronously.
+fn opfs_or(env: &JsValue, which: Which) -> Promise {
+    #[cfg(feature = "sqlite")]
+    if crate::sqlite_db::uses_opfs() {
+        if let Ok(BackendConfig::Sqlite { path }) = config(env) {
+            return wasm_bindgen_futures::future_to_promise(async move {
+                let (db, key) = crate::sqlite_db::open_opfs(path).await?;
+                let handle = crate::sqlite_db::SqliteStateDb::wrap(db, Some(key));
+                Ok(match which {
+                    Which::Snapshots => handle.snapshots(),
+                    Which::Metering => handle.metering(),
+                })
+            });
+        }
+    }
+    promise(create(env, which))
 }

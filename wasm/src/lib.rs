@@ -8,6 +8,8 @@ mod error;
 mod factory;
 mod metering_store;
 mod node_fs;
+#[cfg(feature = "sqlite")]
+mod opfs;
 mod runtime;
 mod snapshot_store;
 #[cfg(feature = "sqlite")]

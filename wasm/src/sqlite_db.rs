@@ -11,6 +11,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::error::{js, to_js, JsResult};
 use crate::node_fs::{fs_available, fs_lock, fs_resolve, fs_unlock, NodeFsStore};
+use crate::opfs::{self, opfs_available, opfs_close, opfs_open, OpfsStore};
 use crate::runtime;
 use crate::sqlite_stores::{open_check, SqliteMeteringStore, SqliteSnapshotStore};
 
@@ -20,8 +21,18 @@ const ARG: fn(String) -> StateError = StateError::InvalidArgument;
 struct Entry {
     db: asap_state::SqliteStateDb,
     handles: usize,
-    /// The cross-process lock file's descriptor (Node files only).
-    lock: Option<f64>,
+    /// What to let go of when the last handle closes.
+    release: Release,
+}
+
+/// The exclusive hold on a database's files.
+enum Release {
+    /// An image in memory: nothing.
+    Nothing,
+    /// Node: the cross-process lock file's descriptor.
+    NodeLock(f64),
+    /// OPFS: the sync access handles of the main file and the WAL.
+    Opfs(f64, f64),
 }
 
 thread_local! {
@@ -37,6 +48,70 @@ fn registry<T>(f: impl FnOnce(&mut HashMap<String, Entry>) -> T) -> JsResult<T> 
     })
 }
 
+/// Joins the database already open under `key`, if any.
+fn join(key: &str) -> JsResult<Option<asap_state::SqliteStateDb>> {
+    registry(|map| {
+        map.get_mut(key).map(|entry| {
+            entry.handles = entry.handles.saturating_add(1);
+            entry.db.clone()
+        })
+    })
+}
+
+/// Opens (or joins) the OPFS database at `path` (browsers, in a dedicated worker).
+pub(crate) async fn open_opfs(path: String) -> JsResult<(asap_state::SqliteStateDb, String)> {
+    let key = format!("opfs:{path}");
+    if let Some(db) = join(&key)? {
+        return Ok((db, key));
+    }
+    let io = |e: JsValue| to_js(StateError::StorageIo(format!("OPFS {path}: {e:?}")));
+    let ids = wasm_bindgen_futures::JsFuture::from(opfs_open(&path))
+        .await
+        .map_err(io)?;
+    if ids.is_null() {
+        return Err(to_js(StateError::DatabaseLocked(format!(
+            "OPFS file {path} is open in another tab or worker"
+        ))));
+    }
+    let ids = js_sys::Array::from(&ids);
+    let (Some(main), Some(wal)) = (ids.get(0).as_f64(), ids.get(1).as_f64()) else {
+        return Err(to_js(StateError::StorageIo(format!(
+            "OPFS {path}: no file handles"
+        ))));
+    };
+    let store = Arc::new(OpfsStore { main, wal });
+    let db = match asap_state::SqliteStateDb::open_store(store, opfs::MAIN, runtime::host()) {
+        Ok(db) => db,
+        Err(e) => {
+            opfs_close(main);
+            opfs_close(wal);
+            return Err(to_js(e));
+        }
+    };
+    // Another open of the same path may have finished while this one awaited.
+    if let Some(db) = join(&key)? {
+        opfs_close(main);
+        opfs_close(wal);
+        return Ok((db, key));
+    }
+    registry(|map| {
+        map.insert(
+            key.clone(),
+            Entry {
+                db: db.clone(),
+                handles: 1,
+                release: Release::Opfs(main, wal),
+            },
+        );
+    })?;
+    Ok((db, key))
+}
+
+/// Whether `{ path }` opens an OPFS file here (a browser worker without Node's `fs`).
+pub(crate) fn uses_opfs() -> bool {
+    !fs_available() && opfs_available()
+}
+
 /// Opens (or joins) the database at `path`: a real file where Node's `fs` exists, else an
 /// image in this instance's memory shared under that name.
 pub(crate) fn open_path(path: &str) -> JsResult<(asap_state::SqliteStateDb, String)> {
@@ -48,13 +123,7 @@ pub(crate) fn open_path(path: &str) -> JsResult<(asap_state::SqliteStateDb, Stri
     } else {
         format!("memory:{path}")
     };
-    let existing = registry(|map| {
-        map.get_mut(&key).map(|entry| {
-            entry.handles = entry.handles.saturating_add(1);
-            entry.db.clone()
-        })
-    })?;
-    if let Some(db) = existing {
+    if let Some(db) = join(&key)? {
         return Ok((db, key));
     }
     let (db, lock) = if fs_available() {
@@ -85,7 +154,7 @@ pub(crate) fn open_path(path: &str) -> JsResult<(asap_state::SqliteStateDb, Stri
             Entry {
                 db: db.clone(),
                 handles: 1,
-                lock,
+                release: lock.map_or(Release::Nothing, Release::NodeLock),
             },
         );
     })?;
@@ -138,6 +207,22 @@ impl SqliteStateDb {
             snapshots: snapshots.into(),
             metering: metering.into(),
         }
+    }
+
+    /// `options.path` when `options` is exactly `{ path: <non-empty string> }`; everything else
+    /// goes through `open_sync`, which validates it.
+    fn opfs_path(options: &JsValue) -> Option<String> {
+        if !options.is_object() {
+            return None;
+        }
+        let keys = js_sys::Object::keys(&js_sys::Object::from(options.clone()));
+        if keys.length() != 1 || keys.get(0).as_string().as_deref() != Some("path") {
+            return None;
+        }
+        Reflect::get(options, &JsValue::from_str("path"))
+            .ok()?
+            .as_string()
+            .filter(|p| !p.is_empty())
     }
 
     fn open_sync(options: &JsValue) -> JsResult<SqliteStateDb> {
@@ -210,6 +295,14 @@ impl SqliteStateDb {
     /// Opens a database: a fresh image (no options), an existing file image (`{ bytes }`), or a
     /// file (`{ path }`: a real file in Node, shared by every open of the same path).
     pub fn open(options: JsValue) -> Promise {
+        if uses_opfs() {
+            if let Some(path) = Self::opfs_path(&options) {
+                return wasm_bindgen_futures::future_to_promise(async move {
+                    let (db, key) = open_opfs(path).await?;
+                    Ok(JsValue::from(Self::wrap(db, Some(key))))
+                });
+            }
+        }
         match Self::open_sync(&options) {
             Ok(db) => Promise::resolve(&JsValue::from(db)),
             Err(e) => Promise::reject(&e),
@@ -246,10 +339,15 @@ impl SqliteStateDb {
             Some(key) => match release(key)? {
                 Some(entry) => {
                     let closed = js(entry.db.close());
-                    if let Some(fd) = entry.lock {
-                        fs_unlock(key, fd).map_err(|e| {
+                    match entry.release {
+                        Release::Nothing => {}
+                        Release::NodeLock(fd) => fs_unlock(key, fd).map_err(|e| {
                             to_js(StateError::StorageIo(format!("{key}.lock: {e:?}")))
-                        })?;
+                        })?,
+                        Release::Opfs(main, wal) => {
+                            opfs_close(main);
+                            opfs_close(wal);
+                        }
                     }
                     closed
                 }
