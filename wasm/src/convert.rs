@@ -18,6 +18,8 @@ extern "C" {
     fn prototype_of(o: &JsValue) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(catch, js_namespace = Reflect, js_name = get)]
     fn get(o: &JsValue, key: &JsValue) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(catch, js_namespace = Reflect, js_name = apply)]
+    fn apply(f: &JsValue, this: &JsValue, args: &js_sys::Array) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(catch, js_namespace = JSON, js_name = parse)]
     fn json_parse(text: &str) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(thread_local_v2, js_namespace = Object, js_name = prototype)]
@@ -203,7 +205,14 @@ impl Walker {
         }
         let proto = prototype_of(v).map_err(throw)?;
         if self.mode == Mode::Args && DATE_PROTOTYPE.with(|d| proto == *d) {
-            let ms = js_sys::Date::from(v.clone()).get_time();
+            // `Date.prototype.getTime` through Reflect, which catches: it throws for an object
+            // that only inherits from Date.prototype.
+            let ms = DATE_PROTOTYPE
+                .with(|d| get(d, &JsValue::from_str("getTime")))
+                .and_then(|f| apply(&f, v, &js_sys::Array::new()))
+                .ok()
+                .and_then(|t: JsValue| t.as_f64())
+                .unwrap_or(f64::NAN);
             if !ms.is_finite() {
                 return Err(StateError::InvalidTimestamp(format!(
                     "{path}: the Date is invalid"

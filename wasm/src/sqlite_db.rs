@@ -215,7 +215,7 @@ impl SqliteStateDb {
         if !options.is_object() {
             return None;
         }
-        let keys = js_sys::Object::keys(&js_sys::Object::from(options.clone()));
+        let keys = Reflect::own_keys(options).ok()?;
         if keys.length() != 1 || keys.get(0).as_string().as_deref() != Some("path") {
             return None;
         }
@@ -238,7 +238,8 @@ impl SqliteStateDb {
                 options.js_typeof().as_string().unwrap_or_default()
             ))));
         }
-        let keys = js_sys::Object::keys(&js_sys::Object::from(options.clone()));
+        let keys = Reflect::own_keys(options)
+            .map_err(|e| to_js(ARG(format!("options: reading it threw: {e:?}"))))?;
         for key in keys.iter() {
             let name = key.as_string().unwrap_or_default();
             if name != "path" && name != "bytes" {

@@ -215,6 +215,11 @@ pub fn bad_inputs_are_state_errors_and_change_nothing() {
             "trap",
         ),
         ("42", "INVALID_SNAPSHOT", "object"),
+        (
+            r#"{ task_id: "t", data: {}, created_at: Object.create(Date.prototype) }"#,
+            "INVALID_TIMESTAMP",
+            "invalid",
+        ),
     ];
     for (expr, code, needle) in cases {
         let msg = assert_state_error(store.save(js(expr), JsValue::UNDEFINED), code);
