@@ -220,31 +220,22 @@ export interface MeteringStore {
 }
 
 /** Snapshots held in this WebAssembly instance's memory. */
-export declare class MemorySnapshotStore implements SnapshotStore {
+export declare class MemorySnapshotStore {
   constructor();
-  save(snapshot: StateSnapshotInput, options?: SaveOptions): StateSnapshot;
-  get(taskId: string, version?: number | null): StateSnapshot | undefined;
-  getById(taskId: string, snapshotId: string): StateSnapshot | undefined;
-  listVersions(taskId: string): number[];
-  delete(taskId: string, version?: number | null): boolean;
-  listTasks(): TaskSummary[];
-  prune(taskId: string, policy: PrunePolicy): number;
   /** Frees the store's memory now instead of at garbage collection; later calls throw. */
   free(): void;
 }
+/** Every method of `SnapshotStore`. */
+export interface MemorySnapshotStore extends SnapshotStore {}
 
 /** Usage events held in this WebAssembly instance's memory. */
-export declare class MemoryMeteringStore implements MeteringStore {
+export declare class MemoryMeteringStore {
   constructor();
-  record(event: UsageEventInput): UsageEvent;
-  query(agentId: string, start: TimestampInput, end: TimestampInput, options?: QueryOptions): UsageEvent[];
-  aggregate(agentId: string, period: string, window?: TimeWindow): UsageAggregate;
-  series(agentId: string, options: SeriesOptions): UsageBucket[];
-  agents(): string[];
-  export(format: "json" | "csv", filter?: ExportFilter): string;
   /** Frees the store's memory now instead of at garbage collection; later calls throw. */
   free(): void;
 }
+/** Every method of `MeteringStore`. */
+export interface MemoryMeteringStore extends MeteringStore {}
 
 /** One SQLite database holding snapshots and usage events in the Python reference's tables. */
 export declare class SqliteStateDb {
@@ -267,29 +258,22 @@ export declare class SqliteStateDb {
 }
 
 /** The snapshot store of a `SqliteStateDb` (table `snapshots`). */
-export declare class SqliteSnapshotStore implements SnapshotStore {
+export declare class SqliteSnapshotStore {
   private constructor();
-  save(snapshot: StateSnapshotInput, options?: SaveOptions): StateSnapshot;
-  get(taskId: string, version?: number | null): StateSnapshot | undefined;
-  getById(taskId: string, snapshotId: string): StateSnapshot | undefined;
-  listVersions(taskId: string): number[];
-  delete(taskId: string, version?: number | null): boolean;
-  listTasks(): TaskSummary[];
-  prune(taskId: string, policy: PrunePolicy): number;
+  /** Frees the store's memory now instead of at garbage collection; later calls throw. */
   free(): void;
 }
+/** Every method of `SnapshotStore`. */
+export interface SqliteSnapshotStore extends SnapshotStore {}
 
 /** The metering store of a `SqliteStateDb` (table `usage_events`). */
-export declare class SqliteMeteringStore implements MeteringStore {
+export declare class SqliteMeteringStore {
   private constructor();
-  record(event: UsageEventInput): UsageEvent;
-  query(agentId: string, start: TimestampInput, end: TimestampInput, options?: QueryOptions): UsageEvent[];
-  aggregate(agentId: string, period: string, window?: TimeWindow): UsageAggregate;
-  series(agentId: string, options: SeriesOptions): UsageBucket[];
-  agents(): string[];
-  export(format: "json" | "csv", filter?: ExportFilter): string;
+  /** Frees the store's memory now instead of at garbage collection; later calls throw. */
   free(): void;
 }
+/** Every method of `MeteringStore`. */
+export interface SqliteMeteringStore extends MeteringStore {}
 
 /** Environment variables the factories read. */
 export type StorageEnv = Record<string, string | undefined>;

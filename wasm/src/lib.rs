@@ -6,6 +6,8 @@
 mod convert;
 mod error;
 mod factory;
+#[cfg(feature = "sqlite")]
+mod js_file;
 mod metering_store;
 mod node_fs;
 #[cfg(feature = "sqlite")]

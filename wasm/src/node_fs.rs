@@ -39,82 +39,37 @@ mod files {
     use std::sync::Arc;
 
     use asap_state::sqlite::{BackingFile, BackingStore};
-    use wasm_bindgen::JsValue;
 
     use super::*;
+    use crate::js_file::{message, FileOps, JsFile};
 
-    fn text(e: JsValue) -> String {
-        js_sys::Reflect::get(&e, &JsValue::from_str("message"))
-            .ok()
-            .and_then(|m| m.as_string())
-            .unwrap_or_else(|| format!("{e:?}"))
-    }
-
-    /// Offsets and lengths of files stay far below 2^53, so they are exact as JS numbers.
-    #[allow(clippy::cast_precision_loss)]
-    fn num(n: u64) -> f64 {
-        n as f64
-    }
-
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    fn count(n: f64) -> u64 {
-        if n.is_finite() && n > 0.0 {
-            n as u64
-        } else {
-            0
-        }
-    }
-
-    /// An open file descriptor.
-    struct NodeFile {
-        fd: f64,
-    }
-
-    impl BackingFile for NodeFile {
-        fn read_at(&self, pos: u64, buf: &mut [u8]) -> Result<usize, String> {
-            let n = fs_read(self.fd, buf, num(pos)).map_err(text)?;
-            Ok(usize::try_from(count(n)).unwrap_or(0).min(buf.len()))
-        }
-
-        fn write_at(&self, pos: u64, data: &[u8]) -> Result<(), String> {
-            fs_write(self.fd, data, num(pos)).map_err(text)
-        }
-
-        fn size(&self) -> Result<u64, String> {
-            fs_size(self.fd).map(count).map_err(text)
-        }
-
-        fn truncate(&self, len: u64) -> Result<(), String> {
-            fs_truncate(self.fd, num(len)).map_err(text)
-        }
-
-        fn sync(&self) -> Result<(), String> {
-            fs_sync(self.fd).map_err(text)
-        }
-    }
-
-    impl Drop for NodeFile {
-        fn drop(&mut self) {
-            // Nothing to report a close failure to; the data was synced on commit.
-            let _ = fs_close(self.fd);
-        }
-    }
+    static NODE_FILE: FileOps = FileOps {
+        read: fs_read,
+        write: fs_write,
+        size: fs_size,
+        truncate: fs_truncate,
+        sync: fs_sync,
+        close: Some(fs_close),
+    };
 
     /// Node's filesystem.
     pub struct NodeFsStore;
 
     impl BackingStore for NodeFsStore {
         fn open(&self, path: &str, create: bool) -> Result<Option<Arc<dyn BackingFile>>, String> {
-            let fd = fs_open(path, create).map_err(text)?;
+            let fd = fs_open(path, create).map_err(message)?;
             if fd < 0.0 {
                 return Ok(None);
             }
-            let file: Arc<dyn BackingFile> = Arc::new(NodeFile { fd });
+            let file: Arc<dyn BackingFile> = Arc::new(JsFile {
+                handle: fd,
+                ops: &NODE_FILE,
+            });
             Ok(Some(file))
         }
 
         fn remove(&self, path: &str) -> Result<(), String> {
-            fs_remove(path).map_err(text)
+            fs_remove(path).map_err(message)
         }
     }
 }

@@ -6,6 +6,8 @@ use std::sync::Arc;
 use asap_state::sqlite::{BackingFile, BackingStore};
 use wasm_bindgen::prelude::*;
 
+use crate::js_file::{FileOps, JsFile};
+
 #[wasm_bindgen(module = "/js/opfs.js")]
 extern "C" {
     #[wasm_bindgen(js_name = opfsAvailable)]
@@ -26,54 +28,15 @@ extern "C" {
     pub fn opfs_close(id: f64);
 }
 
-fn text(e: JsValue) -> String {
-    js_sys::Reflect::get(&e, &JsValue::from_str("message"))
-        .ok()
-        .and_then(|m| m.as_string())
-        .unwrap_or_else(|| format!("{e:?}"))
-}
-
-#[allow(clippy::cast_precision_loss)]
-fn num(n: u64) -> f64 {
-    n as f64
-}
-
-#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-fn count(n: f64) -> u64 {
-    if n.is_finite() && n > 0.0 {
-        n as u64
-    } else {
-        0
-    }
-}
-
-/// One open sync access handle, by its id in the JS module.
-struct OpfsFile {
-    id: f64,
-}
-
-impl BackingFile for OpfsFile {
-    fn read_at(&self, pos: u64, buf: &mut [u8]) -> Result<usize, String> {
-        let n = opfs_read(self.id, buf, num(pos)).map_err(text)?;
-        Ok(usize::try_from(count(n)).unwrap_or(0).min(buf.len()))
-    }
-
-    fn write_at(&self, pos: u64, data: &[u8]) -> Result<(), String> {
-        opfs_write(self.id, data, num(pos)).map_err(text)
-    }
-
-    fn size(&self) -> Result<u64, String> {
-        opfs_size(self.id).map(count).map_err(text)
-    }
-
-    fn truncate(&self, len: u64) -> Result<(), String> {
-        opfs_truncate(self.id, num(len)).map_err(text)
-    }
-
-    fn sync(&self) -> Result<(), String> {
-        opfs_flush(self.id).map_err(text)
-    }
-}
+static OPFS_FILE: FileOps = FileOps {
+    read: opfs_read,
+    write: opfs_write,
+    size: opfs_size,
+    truncate: opfs_truncate,
+    sync: opfs_flush,
+    // The handles belong to the open database and are closed with it.
+    close: None,
+};
 
 /// The two files of one database, under the engine's names [`MAIN`] and `MAIN-wal`.
 pub struct OpfsStore {
@@ -93,7 +56,10 @@ impl BackingStore for OpfsStore {
         } else {
             return Err(format!("an OPFS database has no file {path:?}"));
         };
-        let file: Arc<dyn BackingFile> = Arc::new(OpfsFile { id });
+        let file: Arc<dyn BackingFile> = Arc::new(JsFile {
+            handle: id,
+            ops: &OPFS_FILE,
+        });
         Ok(Some(file))
     }
 
