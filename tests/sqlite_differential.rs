@@ -16,6 +16,7 @@
     clippy::panic
 )]
 
+mod ops_support;
 mod sqlite_support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -31,7 +32,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{TestCaseError, TestRunner};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
-use sqlite_support::{read_fixture, ts, TempDir};
+use sqlite_support::{ts, TempDir};
 
 // ---------------------------------------------------------------------------------------------
 // The operations
@@ -913,77 +914,9 @@ fn a_fixed_sequence_covers_every_operation() {
 // ops.json on the SQLite backend
 // ---------------------------------------------------------------------------------------------
 
-fn task_id(op: &Value) -> &str {
-    op["task_id"].as_str().unwrap()
-}
-
-fn op_version(op: &Value) -> Option<u64> {
-    op.get("version").map(|v| v.as_u64().unwrap())
-}
-
-/// Runs one recorded operation and returns the answer in the reference's JSON form (as
-/// tests/ops_replay.rs does).
-fn answer(store: &dyn SnapshotStore, op: &Value) -> Result<Value, String> {
-    match op["op"].as_str().unwrap() {
-        "save" => {
-            let input =
-                StateSnapshotInput::from_json(&op["snapshot"]).map_err(|e| e.to_string())?;
-            let saved = store
-                .save(input, SaveOptions::default())
-                .map_err(|e| e.to_string())?;
-            // The reference returns None; the stored snapshot must be exactly what was given.
-            let saved = serde_json::to_value(&saved).unwrap();
-            if saved != op["snapshot"] {
-                return Err(format!("save stored {saved}"));
-            }
-            Ok(Value::Null)
-        }
-        "get" => {
-            let got = store
-                .get(task_id(op), op_version(op))
-                .map_err(|e| e.to_string())?;
-            Ok(serde_json::to_value(got).unwrap())
-        }
-        "list_versions" => Ok(json!(store
-            .list_versions(task_id(op))
-            .map_err(|e| e.to_string())?)),
-        "delete" => Ok(json!(store
-            .delete(task_id(op), op_version(op))
-            .map_err(|e| e.to_string())?)),
-        other => Err(format!("unknown op {other:?}")),
-    }
-}
-
 fn replay(label: &str, db: &SqliteStateDb) -> Value {
-    let ops: Vec<Value> = serde_json::from_slice(&read_fixture("ops.json")).unwrap();
-    assert_eq!(ops.len(), 500, "the fixture holds 500 operations");
-    let store = db.snapshots();
-    let mut matched = 0usize;
-    let mut mismatches = Vec::new();
-    for (i, op) in ops.iter().enumerate() {
-        match answer(&store, op) {
-            Ok(got) if got == op["result"] => matched += 1,
-            Ok(got) => mismatches.push(format!("#{i} {op}: got {got}")),
-            Err(e) => mismatches.push(format!("#{i} {op}: error {e}")),
-        }
-    }
-    println!(
-        "ops.json replay on {label}: {matched}/{} answers matched",
-        ops.len()
-    );
-    assert!(
-        mismatches.is_empty(),
-        "{label}: {} mismatches, the first ones:\n{}",
-        mismatches.len(),
-        mismatches
-            .iter()
-            .take(10)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
-    assert_eq!(matched, 500);
-    serde_json::to_value(store.list_tasks().unwrap()).unwrap()
+    ops_support::replay(label, &db.snapshots());
+    serde_json::to_value(db.snapshots().list_tasks().unwrap()).unwrap()
 }
 
 #[test]
@@ -1009,10 +942,7 @@ fn ops_json_replay_on_the_sqlite_backend_matches_the_reference() {
         tasks
     );
     let memory = MemorySnapshotStore::new();
-    let ops: Vec<Value> = serde_json::from_slice(&read_fixture("ops.json")).unwrap();
-    for op in &ops {
-        let _ = answer(&memory, op);
-    }
+    ops_support::replay("the memory backend", &memory);
     assert_eq!(
         serde_json::to_value(memory.list_tasks().unwrap()).unwrap(),
         tasks
