@@ -235,22 +235,13 @@ impl Metering {
         start: Timestamp,
         end: Timestamp,
     ) -> impl Iterator<Item = &UsageEvent> {
+        // An inverted window is empty (and `BTreeMap::range` would panic on it).
         self.by_agent
             .get(agent_id)
+            .filter(|_| start <= end)
             .into_iter()
-            .flat_map(move |events| {
-                // Empty when start > end.
-                let (lo, hi) = if start <= end {
-                    (start, end)
-                } else {
-                    (end, start)
-                };
-                let valid = start <= end;
-                events
-                    .range((lo, 0)..=(hi, u64::MAX))
-                    .filter(move |_| valid)
-                    .map(|(_, e)| e)
-            })
+            .flat_map(move |events| events.range((start, 0)..=(end, u64::MAX)))
+            .map(|(_, e)| e)
     }
 }
 
