@@ -55,6 +55,28 @@ struct Shared {
 }
 
 /// The databases this process has open by path, so every open of one file shares one database.
+/// Takes the exclusive lock on `file`, retrying for about a quarter of a second before
+/// reporting `WouldBlock`. A lock that is only briefly held elsewhere is waited out: when any
+/// thread of this process starts a child process, the child holds copies of every open file
+/// (and so of their locks) between its fork and its exec, even after this process closed them.
+#[cfg(not(target_arch = "wasm32"))]
+fn lock_briefly(file: &std::fs::File) -> std::result::Result<(), std::fs::TryLockError> {
+    let mut wait = std::time::Duration::from_millis(1);
+    let mut waited = std::time::Duration::ZERO;
+    loop {
+        match file.try_lock() {
+            Err(std::fs::TryLockError::WouldBlock)
+                if waited < std::time::Duration::from_millis(250) =>
+            {
+                std::thread::sleep(wait);
+                waited = waited.saturating_add(wait);
+                wait = wait.saturating_mul(2).min(std::time::Duration::from_millis(50));
+            }
+            result => return result,
+        }
+    }
+}
+
 #[cfg(not(target_arch = "wasm32"))]
 static OPEN_FILES: Mutex<Vec<(std::path::PathBuf, std::sync::Weak<Shared>)>> =
     Mutex::new(Vec::new());
@@ -108,7 +130,8 @@ impl SqliteStateDb {
 
     /// A real file on a native filesystem, written as the engine commits (a missing file is
     /// created). Every open of the same file in this process shares one database (`runtime` is
-    /// the first opener's); a file another process holds open gives `DATABASE_LOCKED`.
+    /// the first opener's); a file another process holds open gives `DATABASE_LOCKED` (after
+    /// waiting about a quarter of a second for the lock).
     #[cfg(not(target_arch = "wasm32"))]
     pub fn open_path(path: impl AsRef<std::path::Path>, runtime: Runtime) -> Result<Self> {
         let path = path.as_ref();
@@ -135,16 +158,13 @@ impl SqliteStateDb {
                 return Ok(SqliteStateDb { shared });
             }
         }
-        match lock_file.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(StateError::DatabaseLocked(format!(
-                    "{} is open in another process",
-                    path.display()
-                )))
-            }
-            Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
-        }
+        lock_briefly(&lock_file).map_err(|e| match e {
+            std::fs::TryLockError::WouldBlock => StateError::DatabaseLocked(format!(
+                "{} is open in another process",
+                path.display()
+            )),
+            std::fs::TryLockError::Error(e) => io(e),
+        })?;
         let text = key.to_str().ok_or_else(|| {
             StateError::InvalidArgument(format!("path {path:?} is not valid UTF-8"))
         })?;
