@@ -4,5 +4,5 @@ import init from "./wasm/full/web/asap_state.js";
 
 await init({ module_or_path: new URL("./wasm/full/web/asap_state_bg.wasm", import.meta.url) });
 
-export { MemorySnapshotStore, MemoryMeteringStore, SqliteStateDb, SqliteSnapshotStore, SqliteMeteringStore, createSnapshotStore, createMeteringStore } from "./wasm/full/web/asap_state.js";
+export { MemorySnapshotStore, MemoryMeteringStore, SqliteStateDb, SqliteSnapshotStore, SqliteMeteringStore, createSnapshotStore, createMeteringStore, diffSnapshots, diffJson } from "./wasm/full/web/asap_state.js";
 export { StateError } from "./state-error.js";

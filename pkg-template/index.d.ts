@@ -288,3 +288,95 @@ export type StorageEnv = Record<string, string | undefined>;
 export declare function createSnapshotStore(env?: StorageEnv): Promise<SnapshotStore>;
 /** The metering store `ASAP_STORAGE_BACKEND` selects; stores created on one path share one database. */
 export declare function createMeteringStore(env?: StorageEnv): Promise<MeteringStore>;
+
+/** One step of a change's path: an object key (a string) or an array index (a number). */
+export type JsonPathSegment = string | number;
+
+/**
+ * One difference between two JSON values, from `diffJson` and `diffSnapshots`. `path` is an
+ * RFC 6901 JSON Pointer (`""` for the root, `"/plan/0"` below it; `~` in a key is written `~0`,
+ * `/` is written `~1`); `segments` is the same path unescaped, keys as strings and array indices
+ * as numbers. An `added` change has only `new`, a `removed` one only `old`, a `changed` one both;
+ * a `null` value is present as `null`. Narrow on `op` to read them.
+ */
+export type JsonChange =
+  | {
+      /** The path exists only in the new value. */
+      op: "added";
+      path: string;
+      segments: JsonPathSegment[];
+      old?: never;
+      /** The value at the path in the new value. */
+      new: Json;
+    }
+  | {
+      /** The path exists only in the old value. */
+      op: "removed";
+      path: string;
+      segments: JsonPathSegment[];
+      /** The value at the path in the old value. */
+      old: Json;
+      new?: never;
+    }
+  | {
+      /** Both hold the path with different values: another scalar, or another type. */
+      op: "changed";
+      path: string;
+      segments: JsonPathSegment[];
+      old: Json;
+      new: Json;
+    };
+
+/** The difference between two snapshots' `data`, from `diffSnapshots`. */
+export interface SnapshotDiff {
+  /** The task of `from`. */
+  task_id: string;
+  from_version: number;
+  to_version: number;
+  from_id: string;
+  to_id: string;
+  /** How many changes are `added`. */
+  added: number;
+  /** How many changes are `removed`. */
+  removed: number;
+  /** How many changes are `changed`. */
+  changed: number;
+  /** `diffJson(from.data, to.data)`. */
+  changes: JsonChange[];
+}
+
+/**
+ * The difference between two snapshots (objects as `get` returns them, every field required,
+ * no other field allowed): the changes from `from.data` to `to.data` (`checkpoint` and
+ * `created_at` are not compared), with both versions and ids and the count of each kind of
+ * change. `from` may be the newer one (the changes then go backwards) and the two may belong to
+ * different tasks; `task_id` is `from`'s. A malformed argument throws `StateError`
+ * `INVALID_ARGUMENT` naming the field (`from.data is required`), `INVALID_TIMESTAMP` for a bad
+ * `created_at`, `TOO_LARGE` for data nested deeper than 128 levels.
+ *
+ * ```js
+ * const diff = diffSnapshots(store.get("task-1", 1), store.get("task-1"));
+ * // { task_id: "task-1", from_version: 1, to_version: 2, from_id, to_id,
+ * //   added: 0, removed: 0, changed: 1,
+ * //   changes: [{ op: "changed", path: "/step", segments: ["step"], old: 1, new: 2 }] }
+ * ```
+ */
+export declare function diffSnapshots(from: StateSnapshot, to: StateSnapshot): SnapshotDiff;
+
+/**
+ * The changes that turn `oldValue` into `newValue` (`[]` when they are equal). Objects are
+ * compared key by key (the keys of `oldValue` in their order, then the keys only in `newValue`;
+ * key order is no difference), arrays index by index and then their extra tail (`added` in
+ * ascending order, or `removed` from the highest index down), anything else that differs is one
+ * `changed` (a different scalar or type). Applied one after another to `oldValue` (set the
+ * value at `path`, or delete it for `removed`), the changes give `newValue`. A value that is not JSON (`undefined`, `NaN`, BigInt, a `Date`, a cycle, …)
+ * throws `StateError` `INVALID_ARGUMENT` naming where it is (`newValue.a[2]: …`); nesting deeper
+ * than 128 levels throws `TOO_LARGE`.
+ *
+ * ```js
+ * diffJson({ a: 1, b: [1, 2] }, { a: 2, b: [1] });
+ * // [{ op: "changed", path: "/a", segments: ["a"], old: 1, new: 2 },
+ * //  { op: "removed", path: "/b/1", segments: ["b", 1], old: 2 }]
+ * ```
+ */
+export declare function diffJson(oldValue: Json, newValue: Json): JsonChange[];

@@ -5,5 +5,5 @@ import { initSync } from "./wasm/full/web/asap_state.js";
 
 initSync({ module: wasmModule });
 
-export { MemorySnapshotStore, MemoryMeteringStore, SqliteStateDb, SqliteSnapshotStore, SqliteMeteringStore, createSnapshotStore, createMeteringStore } from "./wasm/full/web/asap_state.js";
+export { MemorySnapshotStore, MemoryMeteringStore, SqliteStateDb, SqliteSnapshotStore, SqliteMeteringStore, createSnapshotStore, createMeteringStore, diffSnapshots, diffJson } from "./wasm/full/web/asap_state.js";
 export { StateError } from "./state-error.js";

@@ -5,8 +5,9 @@
 //! with the semantics of the ASAP protocol's Python reference (`asap.state`).
 //!
 //! This crate is the pure core: models and their validation, the [`SnapshotStore`] and
-//! [`MeteringStore`] traits, the in-memory backend, and [`StateError`] with stable codes. It has
-//! no JavaScript in it; the `asap-state-wasm` crate binds it for the npm package.
+//! [`MeteringStore`] traits, the in-memory backend, the difference between two versions
+//! ([`diff_snapshots`], [`diff_json`]), and [`StateError`] with stable codes. It has no
+//! JavaScript in it; the `asap-state-wasm` crate binds it for the npm package.
 //!
 //! ```
 //! use asap_state::{MemorySnapshotStore, SaveOptions, SnapshotStore, StateSnapshotInput};
@@ -27,6 +28,7 @@
 //! ```
 
 mod config;
+mod diff;
 mod error;
 mod export;
 mod json;
@@ -40,6 +42,7 @@ mod store;
 mod timestamp;
 
 pub use config::{BackendConfig, ASAP_STORAGE_BACKEND_ENV, ASAP_STORAGE_PATH_ENV, DEFAULT_DB_PATH};
+pub use diff::{diff_json, diff_snapshots, Change, ChangeOp, PathSegment, SnapshotDiff};
 pub use error::{Result, StateError, ERROR_CODES};
 pub use export::CSV_HEADER;
 pub use json::{describe, ErrFn, MAX_DATA_BYTES, MAX_DEPTH, MAX_ID_BYTES, MAX_SAFE_INTEGER};

@@ -29,6 +29,56 @@ pub struct StateSnapshot {
     pub created_at: Timestamp,
 }
 
+impl StateSnapshot {
+    /// Reads a snapshot as the stores return it, e.g. one a JavaScript caller passes back to
+    /// [`crate::diff_snapshots`]: an object with exactly the six fields, every one required.
+    /// `what` names the argument in messages (`"from"` gives `from.data is required`).
+    ///
+    /// Errors: `INVALID_ARGUMENT` for a non-object, an unknown or missing field, or a field of
+    /// the wrong type or range (ids non-empty and at most [`crate::MAX_ID_BYTES`] bytes,
+    /// `version` an integer from 1 to 2^53 - 1, `data` an object, `checkpoint` a boolean);
+    /// `INVALID_TIMESTAMP` for a malformed `created_at` (a string with an offset or epoch
+    /// milliseconds); `TOO_LARGE` for `data` nested deeper than [`crate::MAX_DEPTH`].
+    pub fn from_json(value: &Value, what: &str) -> Result<Self> {
+        let err = StateError::InvalidArgument;
+        let f = Fields::new(value, what, &SNAPSHOT_FIELDS, err)?;
+        let required = |key: &str| err(format!("{what}.{key} is required"));
+        let id = f.id("id")?;
+        let task_id = f.id("task_id")?;
+        let version = f
+            .opt_int("version", 1)?
+            .ok_or_else(|| required("version"))?;
+        let data = match f.get("data") {
+            Some(Value::Object(map)) => map.clone(),
+            Some(other) => {
+                return Err(err(format!(
+                    "{what}.data must be a plain object, got {}",
+                    json::describe(other)
+                )))
+            }
+            None => return Err(required("data")),
+        };
+        let checkpoint = f
+            .opt_bool("checkpoint")?
+            .ok_or_else(|| required("checkpoint"))?;
+        let created_at = match f.get("created_at") {
+            Some(v) => Timestamp::from_json(v, &format!("{what}.created_at"))?,
+            None => return Err(required("created_at")),
+        };
+        for (key, value) in &data {
+            check_depth(value, &format!("{what}.data.{key}"))?;
+        }
+        Ok(StateSnapshot {
+            id,
+            task_id,
+            version,
+            data,
+            checkpoint,
+            created_at,
+        })
+    }
+}
+
 /// What a caller gives to [`crate::SnapshotStore::save`]; the store fills in the defaults.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct StateSnapshotInput {

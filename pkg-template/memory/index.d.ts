@@ -1,11 +1,11 @@
-// Types of "asap-state/memory": the in-memory stores, the models and StateError.
+// Types of "asap-state/memory": the in-memory stores, the models, the diff functions and StateError.
 export type {
   Json, JsonObject, Timestamp, TimestampInput, StateSnapshot, StateSnapshotInput, UsageMetrics,
   UsageEvent, UsageEventInput, UsageAggregate, TaskSummary, UsageBucket, SaveOptions, QueryOptions,
   TimeWindow, SeriesOptions, PrunePolicy, ExportFilter, StateErrorCode, SnapshotStore, MeteringStore,
-  StorageEnv,
+  StorageEnv, JsonPathSegment, JsonChange, SnapshotDiff,
 } from "../index.js";
-export { StateError, MemorySnapshotStore, MemoryMeteringStore } from "../index.js";
+export { StateError, MemorySnapshotStore, MemoryMeteringStore, diffSnapshots, diffJson } from "../index.js";
 
 /** The store `ASAP_STORAGE_BACKEND` selects; this entry has only `memory` (use "asap-state" for `sqlite`). */
 export declare function createSnapshotStore(env?: import("../index.js").StorageEnv): Promise<import("../index.js").SnapshotStore>;

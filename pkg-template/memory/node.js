@@ -1,3 +1,3 @@
 // "asap-state/memory" in Node.js: the in-memory stores only (no SQL engine in this wasm).
-export { MemorySnapshotStore, MemoryMeteringStore, createSnapshotStore, createMeteringStore } from "../wasm/memory/node/asap_state.js";
+export { MemorySnapshotStore, MemoryMeteringStore, createSnapshotStore, createMeteringStore, diffSnapshots, diffJson } from "../wasm/memory/node/asap_state.js";
 export { StateError } from "../state-error.js";

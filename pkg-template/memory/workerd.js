@@ -4,5 +4,5 @@ import { initSync } from "../wasm/memory/web/asap_state.js";
 
 initSync({ module: wasmModule });
 
-export { MemorySnapshotStore, MemoryMeteringStore, createSnapshotStore, createMeteringStore } from "../wasm/memory/web/asap_state.js";
+export { MemorySnapshotStore, MemoryMeteringStore, createSnapshotStore, createMeteringStore, diffSnapshots, diffJson } from "../wasm/memory/web/asap_state.js";
 export { StateError } from "../state-error.js";

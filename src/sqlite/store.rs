@@ -70,7 +70,9 @@ fn lock_briefly(file: &std::fs::File) -> std::result::Result<(), std::fs::TryLoc
             {
                 std::thread::sleep(wait);
                 waited = waited.saturating_add(wait);
-                wait = wait.saturating_mul(2).min(std::time::Duration::from_millis(50));
+                wait = wait
+                    .saturating_mul(2)
+                    .min(std::time::Duration::from_millis(50));
             }
             result => return result,
         }
@@ -159,10 +161,9 @@ impl SqliteStateDb {
             }
         }
         lock_briefly(&lock_file).map_err(|e| match e {
-            std::fs::TryLockError::WouldBlock => StateError::DatabaseLocked(format!(
-                "{} is open in another process",
-                path.display()
-            )),
+            std::fs::TryLockError::WouldBlock => {
+                StateError::DatabaseLocked(format!("{} is open in another process", path.display()))
+            }
             std::fs::TryLockError::Error(e) => io(e),
         })?;
         let text = key.to_str().ok_or_else(|| {

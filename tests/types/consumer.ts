@@ -5,14 +5,19 @@ import {
   MemoryMeteringStore,
   MemorySnapshotStore,
   StateError,
+  diffJson,
+  diffSnapshots,
   type ExportFilter,
   type Json,
+  type JsonChange,
   type JsonObject,
+  type JsonPathSegment,
   type MeteringStore,
   type PrunePolicy,
   type QueryOptions,
   type SaveOptions,
   type SeriesOptions,
+  type SnapshotDiff,
   type SnapshotStore,
   type StateErrorCode,
   type StateSnapshot,
@@ -29,6 +34,7 @@ import {
 } from "asap-state";
 import * as memory from "asap-state/memory";
 import init, {
+  diffJson as webDiffJson,
   initSync,
   MemorySnapshotStore as WebSnapshotStore,
   StateError as WebStateError,
@@ -72,6 +78,21 @@ assertType<Equals<WebStateSnapshot, StateSnapshot>>();
 assertType<Equals<typeof memory.MemorySnapshotStore, typeof MemorySnapshotStore>>();
 assertType<Equals<typeof WebStateError, typeof StateError>>();
 assertType<Equals<typeof WebSnapshotStore, typeof MemorySnapshotStore>>();
+assertType<Equals<JsonPathSegment, string | number>>();
+assertType<Equals<JsonChange["op"], "added" | "removed" | "changed">>();
+assertType<Equals<SnapshotDiff, {
+  task_id: string; from_version: number; to_version: number; from_id: string; to_id: string;
+  added: number; removed: number; changed: number; changes: JsonChange[];
+}>>();
+assertType<Equals<ReturnType<typeof diffSnapshots>, SnapshotDiff>>();
+assertType<Equals<Parameters<typeof diffSnapshots>, [from: StateSnapshot, to: StateSnapshot]>>();
+assertType<Equals<ReturnType<typeof diffJson>, JsonChange[]>>();
+assertType<Equals<Parameters<typeof diffJson>, [oldValue: Json, newValue: Json]>>();
+assertType<Equals<typeof memory.diffSnapshots, typeof diffSnapshots>>();
+assertType<Equals<typeof memory.diffJson, typeof diffJson>>();
+assertType<Equals<memory.JsonChange, JsonChange>>();
+assertType<Equals<memory.SnapshotDiff, SnapshotDiff>>();
+assertType<Equals<typeof webDiffJson, typeof diffJson>>();
 
 // ---- snapshots ---------------------------------------------------------------------------------
 const snapshots: SnapshotStore = new MemorySnapshotStore();
@@ -99,6 +120,35 @@ const tasks: TaskSummary[] = snapshots.listTasks();
 const policy: PrunePolicy = { keepLast: 3, olderThan: "2025-01-01T00:00:00Z", keepCheckpoints: true };
 const pruned: number = snapshots.prune("task_1", policy);
 const step: Json | undefined = exact?.data["step"];
+
+// ---- diffs -------------------------------------------------------------------------------------
+const diff: SnapshotDiff = diffSnapshots(saved, snapshots.get("task_1") ?? saved);
+const changes: JsonChange[] = diff.changes.concat(diffJson({ a: [1, null] }, [true, "x", { b: 1.5 }]));
+const described: string[] = changes.map((c) => {
+  const where: string = c.path;
+  const first: JsonPathSegment | undefined = c.segments[0];
+  const maybeOld: Json | undefined = c.old;
+  switch (c.op) {
+    case "added": {
+      const added: Json = c.new;
+      return `${where} ${String(first)} + ${JSON.stringify(added)}`;
+    }
+    case "removed": {
+      const removed: Json = c.old;
+      return `${where} - ${JSON.stringify(removed)} ${String(maybeOld)}`;
+    }
+    case "changed": {
+      const pair: [Json, Json] = [c.old, c.new];
+      return `${where} ${JSON.stringify(pair)}`;
+    }
+    default: {
+      const exhaustive: never = c;
+      return exhaustive;
+    }
+  }
+});
+const counts: number = diff.added + diff.removed + diff.changed;
+memory.diffJson(null, 1);
 
 // ---- metering ----------------------------------------------------------------------------------
 const metering: MeteringStore = new MemoryMeteringStore();
@@ -228,10 +278,32 @@ function rejected(s: MemorySnapshotStore, m: MemoryMeteringStore): void {
   if (e.code === "NOT_A_CODE") void 0;
   // @ts-expect-error init takes { module_or_path }
   void init({ path: "/x.wasm" });
+  // @ts-expect-error diffSnapshots takes snapshots, not task ids
+  diffSnapshots("t", "t");
+  // @ts-expect-error diffSnapshots takes two snapshots
+  diffSnapshots(s.get("t") as StateSnapshot);
+  // @ts-expect-error a snapshot input is not a stored snapshot
+  diffSnapshots({ task_id: "t", data: {} }, s.get("t") as StateSnapshot);
+  // @ts-expect-error diffJson takes JSON values: no undefined
+  diffJson(undefined, 1);
+  // @ts-expect-error diffJson takes JSON values: no Date
+  diffJson(new Date(), 1);
+  // @ts-expect-error diffJson takes two values
+  diffJson({});
+  const change = diffJson(1, 2)[0];
+  // @ts-expect-error an "added" change has no old value to read as Json
+  if (change?.op === "added") { const old: Json = change.old; void old; }
+  // @ts-expect-error a "removed" change has no new value to read as Json
+  if (change?.op === "removed") { const added: Json = change.new; void added; }
+  // @ts-expect-error op is "added" | "removed" | "changed"
+  if (change?.op === "replaced") void 0;
+  // @ts-expect-error the counts are numbers
+  const added: string = diffSnapshots(s.get("t") as StateSnapshot, s.get("t") as StateSnapshot).added;
+  void added;
   void tokens;
 }
 
 export const used = {
   version, byId, versions, deletedOne, deletedAll, tasks, pruned, step, metrics, events, aggregate,
-  buckets, agents, csv, web, rejected,
+  buckets, agents, csv, web, rejected, described, counts,
 };

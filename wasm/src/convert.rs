@@ -288,6 +288,18 @@ pub fn arg(v: &JsValue, name: &str, err: ErrFn) -> Result<Option<Value>, StateEr
     w.walk(v, &Path::Root(name)).map(Some)
 }
 
+/// Converts a JSON value argument (e.g. of `diffJson`) as `data` is converted: only JSON
+/// values, anywhere in it (`undefined`, a `Date` or a class instance is an error, as is the
+/// argument itself being `undefined`). `name` starts the paths in error messages.
+pub fn json_arg(v: &JsValue, name: &str, err: ErrFn) -> Result<Value, StateError> {
+    let mut w = Walker {
+        err,
+        mode: Mode::Data,
+        ancestors: Vec::new(),
+    };
+    w.walk(v, &Path::Root(name))
+}
+
 /// Converts an argument, mapping `undefined` to JSON `null`.
 pub fn arg_or_null(v: &JsValue, name: &str, err: ErrFn) -> Result<Value, StateError> {
     arg(v, name, err).map(|o| o.unwrap_or(Value::Null))

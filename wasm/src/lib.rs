@@ -1,9 +1,11 @@
 //! WebAssembly bindings of `asap-state`: the only code of the project that knows JavaScript.
-//! One file per exported class; every error crosses as a real `StateError` (see `error.rs`).
+//! One file per exported class (and `diff.rs` for the diff functions); every error crosses as a
+//! real `StateError` (see `error.rs`).
 //! With the `sqlite` feature (the package's full entry) the SQLite backend is included; without
 //! it (the `asap-state/memory` entry) only the in-memory stores are.
 
 mod convert;
+mod diff;
 mod error;
 mod factory;
 #[cfg(feature = "sqlite")]
@@ -19,6 +21,7 @@ mod sqlite_db;
 #[cfg(feature = "sqlite")]
 mod sqlite_stores;
 
+pub use diff::{diff_json_js, diff_snapshots_js};
 pub use factory::{create_metering_store, create_snapshot_store};
 pub use metering_store::MemoryMeteringStore;
 pub use snapshot_store::MemorySnapshotStore;

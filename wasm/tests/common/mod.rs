@@ -1,7 +1,7 @@
 //! The binding tests, shared by the Node run (`node.rs`) and the Chromium run (`browser.rs`).
 //! They drive the exported classes from Rust with real JavaScript values.
 
-use asap_state_wasm::{MemoryMeteringStore, MemorySnapshotStore};
+use asap_state_wasm::{diff_json_js, diff_snapshots_js, MemoryMeteringStore, MemorySnapshotStore};
 use js_sys::{Function, Reflect, JSON};
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -370,6 +370,128 @@ pub fn generated_ids_are_unique_ulids() {
     }
 }
 
+pub fn diffs() {
+    let store = MemorySnapshotStore::new();
+    for data in [
+        r#"{ a: 1, l: [1, 2, 3], o: { "x/y": "s", k: 1 } }"#,
+        r#"{ a: 2, l: [1], o: { "x/y": "t", k: 1.0 }, n: null }"#,
+    ] {
+        store
+            .save(
+                js(&format!("{{ task_id: \"t\", data: {data} }}")),
+                JsValue::UNDEFINED,
+            )
+            .unwrap();
+    }
+    let from = store.get(JsValue::from_str("t"), JsValue::from(1)).unwrap();
+    let to = store
+        .get(JsValue::from_str("t"), JsValue::UNDEFINED)
+        .unwrap();
+    let diff = diff_snapshots_js(from.clone(), to.clone()).unwrap();
+    assert_eq!(
+        json(&diff),
+        format!(
+            r#"{{"task_id":"t","from_version":1,"to_version":2,"from_id":{},"to_id":{},"added":1,"removed":2,"changed":2,"changes":[{{"op":"changed","path":"/a","segments":["a"],"old":1,"new":2}},{{"op":"removed","path":"/l/2","segments":["l",2],"old":3}},{{"op":"removed","path":"/l/1","segments":["l",1],"old":2}},{{"op":"changed","path":"/o/x~1y","segments":["o","x/y"],"old":"s","new":"t"}},{{"op":"added","path":"/n","segments":["n"],"new":null}}]}}"#,
+            json(&prop(&from, "id")),
+            json(&prop(&to, "id")),
+        )
+    );
+    let changes = diff_json_js(js("[1, { y: 'a' }, 0]"), js("[1.0, { y: 'b', z: [] }]")).unwrap();
+    assert_eq!(
+        json(&changes),
+        r#"[{"op":"changed","path":"/1/y","segments":[1,"y"],"old":"a","new":"b"},{"op":"added","path":"/1/z","segments":[1,"z"],"new":[]},{"op":"removed","path":"/2","segments":[2],"old":0}]"#
+    );
+    assert_eq!(json(&diff_json_js(js("null"), js("null")).unwrap()), "[]");
+    // Bad input: StateErrors naming the argument and the field.
+    let without = |v: &JsValue, key: &str| {
+        let copy = JSON::parse(&json(v)).unwrap();
+        Reflect::delete_property(
+            copy.unchecked_ref::<js_sys::Object>(),
+            &JsValue::from_str(key),
+        )
+        .unwrap();
+        copy
+    };
+    let msg = assert_state_error(
+        diff_snapshots_js(without(&from, "data"), to.clone()),
+        "INVALID_ARGUMENT",
+    );
+    assert_eq!(msg, "from.data is required");
+    let msg = assert_state_error(
+        diff_snapshots_js(from.clone(), without(&to, "version")),
+        "INVALID_ARGUMENT",
+    );
+    assert_eq!(msg, "to.version is required");
+    let msg = assert_state_error(
+        diff_snapshots_js(JsValue::UNDEFINED, to.clone()),
+        "INVALID_ARGUMENT",
+    );
+    assert!(msg.starts_with("from must be an object"), "{msg}");
+    let bad_data = js(
+        r#"{ id: "s", task_id: "t", version: 1, data: { x: NaN }, checkpoint: false, created_at: "2025-02-08T12:00:00+00:00" }"#,
+    );
+    let msg = assert_state_error(
+        diff_snapshots_js(from.clone(), bad_data),
+        "INVALID_ARGUMENT",
+    );
+    assert!(msg.starts_with("to.data.x: NaN"), "{msg}");
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "undefined",
+            "INVALID_ARGUMENT",
+            "oldValue: undefined is not a JSON value",
+        ),
+        (
+            "[1, undefined]",
+            "INVALID_ARGUMENT",
+            "oldValue[1]: undefined",
+        ),
+        (
+            "({ d: new Date(0) })",
+            "INVALID_ARGUMENT",
+            "oldValue.d: a Date is not a plain object",
+        ),
+        (
+            "(() => { const o = {}; o.self = o; return o; })()",
+            "INVALID_ARGUMENT",
+            "oldValue.self: the value refers to itself",
+        ),
+        ("10n", "INVALID_ARGUMENT", "oldValue: a BigInt"),
+        (
+            "(() => { let v = 1; for (let i = 0; i < 200; i++) v = [v]; return v; })()",
+            "TOO_LARGE",
+            "oldValue",
+        ),
+    ];
+    for (expr, code, start) in cases {
+        let msg = assert_state_error(diff_json_js(js(expr), JsValue::NULL), code);
+        assert!(msg.starts_with(start), "{expr}: {msg}");
+    }
+    let msg = assert_state_error(
+        diff_json_js(JsValue::NULL, JsValue::UNDEFINED),
+        "INVALID_ARGUMENT",
+    );
+    assert_eq!(msg, "newValue: undefined is not a JSON value");
+    // Nothing changed, and the store still works.
+    assert_eq!(
+        json(&store.list_versions(JsValue::from_str("t")).unwrap()),
+        "[1,2]"
+    );
+    store
+        .save(
+            js(r#"{ task_id: "t", data: { a: 3 } }"#),
+            JsValue::UNDEFINED,
+        )
+        .unwrap();
+    let v3 = store
+        .get(JsValue::from_str("t"), JsValue::UNDEFINED)
+        .unwrap();
+    let diff = diff_snapshots_js(to, v3).unwrap();
+    assert_eq!(prop(&diff, "to_version").as_f64(), Some(3.0));
+    assert_eq!(prop(&diff, "removed").as_f64(), Some(3.0));
+    assert_eq!(prop(&diff, "changed").as_f64(), Some(1.0));
+}
+
 #[macro_export]
 macro_rules! binding_tests {
     () => {
@@ -384,6 +506,10 @@ macro_rules! binding_tests {
         #[wasm_bindgen_test::wasm_bindgen_test]
         fn metering() {
             common::metering();
+        }
+        #[wasm_bindgen_test::wasm_bindgen_test]
+        fn diffs() {
+            common::diffs();
         }
         #[wasm_bindgen_test::wasm_bindgen_test]
         fn generated_ids_are_unique_ulids() {
