@@ -12,13 +12,13 @@ WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/{getline; gsub(/"
 CHROMEDRIVER ?= /usr/bin/chromedriver
 export CHROMEDRIVER
 
-.PHONY: help demo test setup setup-rust setup-node setup-browser pkg lint fmt \
+.PHONY: help demo www test setup setup-rust setup-node setup-browser pkg lint fmt \
         test-rust test-wasm test-js coverage setup-coverage setup-python setup-sqlite3 clean
 
 help:
-	@echo "make demo   build the package and run the quickstart example"
+	@echo "make demo   build the package and the inspector, write a demo state file, serve the inspector on 127.0.0.1"
 	@echo "make test   everything: lint, Rust tests, wasm tests (Node + Chromium), package, JS tests, coverage"
-	@echo "(also: make pkg, make lint, make test-rust, make test-wasm, make test-js, make coverage)"
+	@echo "(also: make pkg, make www, make lint, make test-rust, make test-wasm, make test-js, make coverage)"
 
 ## ---------------------------------------------------------------- setup (idempotent)
 setup: setup-rust setup-node setup-browser setup-coverage setup-python setup-sqlite3
@@ -84,8 +84,13 @@ pkg: setup-rust setup-node
 	./scripts/build-pkg.sh
 	@ln -sfn ../pkg node_modules/asap-state
 
-demo: pkg
-	node examples/quickstart.mjs
+# The inspector (www/) on a demo state file: build, write www/dist/demo.db, serve on 127.0.0.1.
+www: pkg
+	node scripts/build-www.mjs
+
+demo: www
+	node examples/demo-state.mjs
+	node scripts/serve-www.mjs
 
 ## ---------------------------------------------------------------- tests
 lint: setup-rust
