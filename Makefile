@@ -110,7 +110,7 @@ test-wasm: setup-rust setup-browser
 	cargo test -p asap-state-wasm --target wasm32-unknown-unknown --test node
 	cargo test -p asap-state-wasm --target wasm32-unknown-unknown --test browser
 
-test-js: pkg setup-browser setup-sqlite3
+test-js: pkg setup-browser setup-sqlite3 setup-python
 	node --test --test-reporter=spec tests/js/*.test.mjs
 
 # Line and region coverage of the core crate; fails under $(COVERAGE_MIN_LINES)% of lines.

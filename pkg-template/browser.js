@@ -6,3 +6,4 @@ await init({ module_or_path: new URL("./wasm/full/web/asap_state_bg.wasm", impor
 
 export { MemorySnapshotStore, MemoryMeteringStore, SqliteStateDb, SqliteSnapshotStore, SqliteMeteringStore, createSnapshotStore, createMeteringStore, diffSnapshots, diffJson } from "./wasm/full/web/asap_state.js";
 export { StateError } from "./state-error.js";
+export { handleStateEnvelope, handleAsapRequest, copyState } from "./envelope.js";

@@ -380,3 +380,199 @@ export declare function diffSnapshots(from: StateSnapshot, to: StateSnapshot): S
  * ```
  */
 export declare function diffJson(oldValue: Json, newValue: Json): JsonChange[];
+
+/**
+ * An agent URN: `urn:asap:agent:{name}` or `urn:asap:agent:{name}:{sub-name}`, each name of
+ * lowercase letters, digits and `-`; at most 256 characters.
+ */
+export type AgentUrn = string;
+
+/**
+ * An ASAP message envelope in its wire form (the Python reference's `Envelope`). Unknown fields
+ * are rejected; `null` is accepted where the reference accepts `None`.
+ */
+export interface Envelope {
+  /** The message id (the reference generates a ULID when absent); a reply's `correlation_id`. */
+  id?: string | null;
+  /** Copied into the reply, e.g. `"0.1"`. */
+  asap_version: string;
+  /** ISO 8601 text with an offset (`Z` or `±hh:mm`). */
+  timestamp?: string | null;
+  sender: AgentUrn;
+  recipient: AgentUrn;
+  /** Matched exactly: `"state_query"`, `"state_restore"` or `"state_save"` here. */
+  payload_type: string;
+  payload: JsonObject;
+  correlation_id?: string | null;
+  /** Copied into the reply. */
+  trace_id?: string | null;
+  requires_ack?: boolean;
+  extensions?: JsonObject | null;
+}
+
+/** The payload of `state_query`: the given version, or the latest (`version` absent or `null`). */
+export type StateQueryPayload = {
+  task_id: string;
+  /** Integer >= 1. */
+  version?: number | null;
+};
+
+/** The payload of `state_restore`: the task's snapshot with this id (any version). */
+export type StateRestorePayload = {
+  task_id: string;
+  snapshot_id: string;
+};
+
+/** A snapshot to save, in JSON: a `StateSnapshotInput` whose `created_at` is text or epoch milliseconds. */
+export type StateSnapshotWireInput = {
+  id?: string;
+  task_id: string;
+  version?: number;
+  data: JsonObject;
+  checkpoint?: boolean;
+  /** ISO 8601 text with an offset, or epoch milliseconds. */
+  created_at?: string | number;
+};
+
+/**
+ * The payload of `state_save`. `expected_version` (absent or `null`: no check; `0`: the task
+ * must not exist; n: its latest version must be n) else a `VERSION_CONFLICT` ack.
+ */
+export type StateSavePayload = {
+  snapshot: StateSnapshotWireInput;
+  expected_version?: number | null;
+};
+
+/** An envelope carrying one of the state messages, for building requests with type checks. */
+export type StateRequestEnvelope = Envelope &
+  (
+    | { payload_type: "state_query"; payload: StateQueryPayload }
+    | { payload_type: "state_restore"; payload: StateRestorePayload }
+    | { payload_type: "state_save"; payload: StateSavePayload }
+  );
+
+/** The reply to `state_query`. */
+export type StateQueryResponse =
+  | { found: true; snapshot: StateSnapshot }
+  | { found: false; task_id: string; version: number | null; error: "snapshot not found" };
+
+/** The reply to `state_restore`. */
+export type StateRestoreAck =
+  | { ok: true; task_id: string; snapshot_id: string; version: number }
+  | { ok: false; task_id: string; snapshot_id: string; error: "snapshot not found" };
+
+/** The reply to `state_save`. */
+export type StateSaveAck =
+  | { ok: true; task_id: string; snapshot_id: string; version: number }
+  | { ok: false; task_id: string; error: "VERSION_CONFLICT"; message: string };
+
+/**
+ * The reply envelope: a new ULID `id`, `asap_version` copied, `timestamp` now, `sender` and
+ * `recipient` swapped, `correlation_id` = the request's `id` (`null` without one), `trace_id`
+ * copied (`null` without one). Narrow on `payload_type` to read `payload`.
+ */
+export type StateReplyEnvelope = {
+  id: string;
+  asap_version: string;
+  timestamp: Timestamp;
+  sender: AgentUrn;
+  recipient: AgentUrn;
+  correlation_id: string | null;
+  trace_id: string | null;
+  requires_ack: false;
+  extensions: null;
+} & (
+  | { payload_type: "state_query.response"; payload: StateQueryResponse }
+  | { payload_type: "state_restore.ack"; payload: StateRestoreAck }
+  | { payload_type: "state_save.ack"; payload: StateSaveAck }
+);
+
+/**
+ * A JSON-RPC 2.0 error object. `data.error` names the offending field
+ * (`envelope.payload.task_id is required`); `data.code` is a `StateError` code.
+ * -32700 body text that is not JSON; -32600 not a JSON-RPC 2.0 request; -32601 a method other
+ * than `asap.send` or an unhandled `payload_type`; -32602 a malformed envelope or payload;
+ * -32603 the store failed (`CLOSED`, `STORAGE_IO`, …) or `stores.snapshots` is not a snapshot
+ * store of this package (`INVALID_ARGUMENT`).
+ */
+export interface JsonRpcError {
+  code: -32700 | -32600 | -32601 | -32602 | -32603;
+  message: "Parse error" | "Invalid request" | "Method not found" | "Invalid params" | "Internal error";
+  data: { error: string; code: StateErrorCode };
+}
+
+/** A JSON-RPC 2.0 request id. */
+export type JsonRpcId = string | number | null;
+
+/** A JSON-RPC 2.0 request carrying an envelope, as the reference's server takes it. */
+export interface JsonRpcRequest {
+  jsonrpc: "2.0";
+  method: "asap.send";
+  params: { envelope: Envelope };
+  id?: JsonRpcId;
+}
+
+/** The JSON-RPC 2.0 response to a request: a `result` or an `error`, with the request's `id`. */
+export type JsonRpcResponse =
+  | { jsonrpc: "2.0"; id: JsonRpcId; result: { envelope: StateReplyEnvelope }; error?: never }
+  | { jsonrpc: "2.0"; id: JsonRpcId; error: JsonRpcError; result?: never };
+
+/** The answer of `handleStateEnvelope`. */
+export type StateEnvelopeResult =
+  | { envelope: StateReplyEnvelope; error?: never }
+  | { error: JsonRpcError; envelope?: never };
+
+/** The store the messages are answered from (a `SqliteStateDb` is one). */
+export interface StateMessageStores {
+  /** A snapshot store of this package (`MemorySnapshotStore` or `SqliteSnapshotStore`). */
+  snapshots: SnapshotStore;
+}
+
+/**
+ * Answers an ASAP state message from `stores.snapshots`: `state_query` (→
+ * `state_query.response`), `state_restore` (→ `state_restore.ack`, the snapshot found by id,
+ * any version) or `state_save` (→ `state_save.ack`). Returns `{ envelope }` or `{ error }`;
+ * never throws, whatever `envelope` is (cycles, BigInt, proxies that throw become -32602). A
+ * message that fails changes nothing.
+ *
+ * ```js
+ * const { envelope } = handleStateEnvelope({ snapshots }, {
+ *   id: "msg-1", asap_version: "0.1",
+ *   sender: "urn:asap:agent:coordinator", recipient: "urn:asap:agent:backup",
+ *   payload_type: "state_query", payload: { task_id: "task-1" },
+ * });
+ * // envelope.payload: { found: true, snapshot: { id, task_id: "task-1", version: 2, … } }
+ * ```
+ */
+export declare function handleStateEnvelope(stores: StateMessageStores, envelope: unknown): StateEnvelopeResult;
+
+/**
+ * Answers a JSON-RPC 2.0 request (`JsonRpcRequest`, as an object or as its JSON text) carrying
+ * an ASAP state message, as `handleStateEnvelope` does: the response to send back as the HTTP
+ * body. Never throws; text that is not JSON gets -32700 with `id: null`.
+ */
+export declare function handleAsapRequest(stores: StateMessageStores, request: unknown): JsonRpcResponse;
+
+/** The stores `copyState` copies from or to (a `SqliteStateDb` is one). */
+export interface CopyStores {
+  snapshots?: SnapshotStore | null;
+  metering?: MeteringStore | null;
+}
+
+/** What `copyState` copied. */
+export interface CopyReport {
+  /** Snapshots read from `from.snapshots` and saved in `to.snapshots`. */
+  snapshots: number;
+  /** Usage events read from `from.metering` and recorded in `to.metering`. */
+  events: number;
+}
+
+/**
+ * Copies every version of every task (same id, version, data, checkpoint, created_at) from
+ * `from.snapshots` to `to.snapshots`, and every usage event (same id) from `from.metering` to
+ * `to.metering`, each when both sides have that store; any two stores of any entries. Idempotent:
+ * `save` replaces the same (task_id, version) and `record` stores nothing for a known id, so
+ * copying again changes nothing. Throws `StateError` (`INVALID_ARGUMENT` for a bad argument, or
+ * the store's error); copying again completes an interrupted copy.
+ */
+export declare function copyState(from: CopyStores, to: CopyStores): CopyReport;

@@ -7,3 +7,4 @@ initSync({ module: wasmModule });
 
 export { MemorySnapshotStore, MemoryMeteringStore, SqliteStateDb, SqliteSnapshotStore, SqliteMeteringStore, createSnapshotStore, createMeteringStore, diffSnapshots, diffJson } from "./wasm/full/web/asap_state.js";
 export { StateError } from "./state-error.js";
+export { handleStateEnvelope, handleAsapRequest, copyState } from "./envelope.js";

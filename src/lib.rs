@@ -6,7 +6,9 @@
 //!
 //! This crate is the pure core: models and their validation, the [`SnapshotStore`] and
 //! [`MeteringStore`] traits, the in-memory backend, the difference between two versions
-//! ([`diff_snapshots`], [`diff_json`]), and [`StateError`] with stable codes. It has no
+//! ([`diff_snapshots`], [`diff_json`]), ASAP state messages answered from a store
+//! ([`handle_state_envelope`], [`handle_asap_request`]), copies between stores
+//! ([`copy_snapshots`], [`copy_usage`]), and [`StateError`] with stable codes. It has no
 //! JavaScript in it; the `asap-state-wasm` crate binds it for the npm package.
 //!
 //! ```
@@ -26,9 +28,51 @@
 //! assert_eq!(store.list_versions("task-1")?, vec![1, 2]);
 //! # Ok::<(), asap_state::StateError>(())
 //! ```
+//!
+//! Usage metering, and the same stores on a SQLite image that `sqlite3` and the Python
+//! reference open as-is (feature `sqlite`, on by default):
+//!
+//! ```
+//! # #[cfg(feature = "sqlite")] {
+//! use asap_state::{
+//!     BucketSize, MeteringStore, Runtime, SaveOptions, SeriesOptions, SnapshotStore,
+//!     SqliteStateDb, StateSnapshotInput, Timestamp, UsageEventInput, UsageMetrics, Window,
+//! };
+//! use serde_json::json;
+//!
+//! let db = SqliteStateDb::open_in_memory(Runtime::default())?;
+//! let data = json!({"plan": ["search", "write"]}).as_object().cloned().unwrap_or_default();
+//! let input = StateSnapshotInput::new("task-1", data).checkpoint(true);
+//! db.snapshots().save(input, SaveOptions::default())?;
+//!
+//! let at = Timestamp::parse("2026-03-01T10:15:00Z", "timestamp")?;
+//! let metrics = UsageMetrics { tokens_in: 120, tokens_out: 40, duration_ms: 900, api_calls: 2 };
+//! let event = UsageEventInput::new("task-1", "agent-a", "me").metrics(metrics).timestamp(at);
+//! db.metering().record(event)?;
+//! let total = db.metering().aggregate("agent-a", "all", Window::default())?;
+//! assert_eq!((total.total_tokens, total.total_api_calls), (160, 2));
+//! let day = SeriesOptions {
+//!     bucket: BucketSize::Hour,
+//!     start: Timestamp::parse("2026-03-01T00:00:00Z", "start")?,
+//!     end: Timestamp::parse("2026-03-02T00:00:00Z", "end")?,
+//! };
+//! assert_eq!(db.metering().series("agent-a", day)?.len(), 1);
+//!
+//! // One self-contained SQLite file, ready to store anywhere and open again.
+//! let image = db.export_bytes()?;
+//! let again = SqliteStateDb::open_bytes(&image, Runtime::default())?;
+//! assert_eq!(again.snapshots().list_versions("task-1")?, vec![1]);
+//! # }
+//! # Ok::<(), asap_state::StateError>(())
+//! ```
+//!
+//! Guides (in the repository): `docs/state-management.md` (backends, persistence, moving state)
+//! and `docs/best-practices/agent-failover-migration.md` (handover, failover, migration).
 
 mod config;
+mod copy;
 mod diff;
+mod envelope;
 mod error;
 mod export;
 mod json;
@@ -42,7 +86,14 @@ mod store;
 mod timestamp;
 
 pub use config::{BackendConfig, ASAP_STORAGE_BACKEND_ENV, ASAP_STORAGE_PATH_ENV, DEFAULT_DB_PATH};
+pub use copy::{copy_snapshots, copy_state, copy_usage, CopyReport};
 pub use diff::{diff_json, diff_snapshots, Change, ChangeOp, PathSegment, SnapshotDiff};
+pub use envelope::{
+    check_agent_urn, handle_asap_request, handle_asap_request_str, handle_state_envelope,
+    json_object, parse_envelope, Envelope, RpcError, ASAP_METHOD, ENVELOPE_FIELDS, INTERNAL_ERROR,
+    INVALID_PARAMS, INVALID_REQUEST, MAX_URN_LENGTH, METHOD_NOT_FOUND, PARSE_ERROR,
+    STATE_PAYLOAD_TYPES,
+};
 pub use error::{Result, StateError, ERROR_CODES};
 pub use export::CSV_HEADER;
 pub use json::{describe, ErrFn, MAX_DATA_BYTES, MAX_DEPTH, MAX_ID_BYTES, MAX_SAFE_INTEGER};

@@ -5,3 +5,4 @@ await init({ module_or_path: new URL("../wasm/memory/web/asap_state_bg.wasm", im
 
 export { MemorySnapshotStore, MemoryMeteringStore, createSnapshotStore, createMeteringStore, diffSnapshots, diffJson } from "../wasm/memory/web/asap_state.js";
 export { StateError } from "../state-error.js";
+export { handleStateEnvelope, handleAsapRequest, copyState } from "../envelope.js";

@@ -6,3 +6,4 @@ initSync({ module: wasmModule });
 
 export { MemorySnapshotStore, MemoryMeteringStore, createSnapshotStore, createMeteringStore, diffSnapshots, diffJson } from "../wasm/memory/web/asap_state.js";
 export { StateError } from "../state-error.js";
+export { handleStateEnvelope, handleAsapRequest, copyState } from "../envelope.js";

@@ -110,11 +110,11 @@ test("every runtime export of every entry has a declaration", async () => {
     for (const name of runtime) assert.ok(declared.has(name), `${specifier} exports ${name} at run time but ${types} does not declare it`);
   }
   const all = declaredExports("pkg/index.d.ts");
-  for (const name of ["Json", "JsonObject", "Timestamp", "TimestampInput", "StateSnapshot", "StateSnapshotInput", "UsageMetrics", "UsageEvent", "UsageEventInput", "UsageAggregate", "TaskSummary", "UsageBucket", "SnapshotStore", "MeteringStore", "StateErrorCode", "StateError", "MemorySnapshotStore", "MemoryMeteringStore", "JsonChange", "JsonPathSegment", "SnapshotDiff", "diffSnapshots", "diffJson"]) {
+  for (const name of ["Json", "JsonObject", "Timestamp", "TimestampInput", "StateSnapshot", "StateSnapshotInput", "UsageMetrics", "UsageEvent", "UsageEventInput", "UsageAggregate", "TaskSummary", "UsageBucket", "SnapshotStore", "MeteringStore", "StateErrorCode", "StateError", "MemorySnapshotStore", "MemoryMeteringStore", "JsonChange", "JsonPathSegment", "SnapshotDiff", "diffSnapshots", "diffJson", "Envelope", "JsonRpcError", "JsonRpcRequest", "JsonRpcResponse", "StateQueryPayload", "StateRestorePayload", "StateSavePayload", "StateReplyEnvelope", "handleStateEnvelope", "handleAsapRequest", "copyState", "CopyReport"]) {
     assert.ok(all.has(name), `index.d.ts declares ${name}`);
   }
   const web = declaredExports("pkg/web.d.ts");
-  for (const name of ["default", "initSync", "InitInput", "MemorySnapshotStore", "StateError", "diffSnapshots", "diffJson"]) assert.ok(web.has(name), `web.d.ts declares ${name}`);
+  for (const name of ["default", "initSync", "InitInput", "MemorySnapshotStore", "StateError", "diffSnapshots", "diffJson", "handleStateEnvelope", "handleAsapRequest", "copyState"]) assert.ok(web.has(name), `web.d.ts declares ${name}`);
   const mem = declaredExports("pkg/memory/index.d.ts");
-  for (const name of ["JsonChange", "JsonPathSegment", "SnapshotDiff", "diffSnapshots", "diffJson"]) assert.ok(mem.has(name), `memory/index.d.ts declares ${name}`);
+  for (const name of ["JsonChange", "JsonPathSegment", "SnapshotDiff", "diffSnapshots", "diffJson", "Envelope", "JsonRpcResponse", "handleStateEnvelope", "handleAsapRequest", "copyState"]) assert.ok(mem.has(name), `memory/index.d.ts declares ${name}`);
 });

@@ -4,10 +4,27 @@
 import {
   MemoryMeteringStore,
   MemorySnapshotStore,
+  SqliteStateDb,
   StateError,
+  copyState,
   diffJson,
   diffSnapshots,
+  handleAsapRequest,
+  handleStateEnvelope,
+  type CopyReport,
+  type CopyStores,
+  type Envelope,
   type ExportFilter,
+  type JsonRpcError,
+  type JsonRpcId,
+  type JsonRpcRequest,
+  type JsonRpcResponse,
+  type StateEnvelopeResult,
+  type StateQueryResponse,
+  type StateReplyEnvelope,
+  type StateRequestEnvelope,
+  type StateRestoreAck,
+  type StateSaveAck,
   type Json,
   type JsonChange,
   type JsonObject,
@@ -35,6 +52,7 @@ import {
 import * as memory from "asap-state/memory";
 import init, {
   diffJson as webDiffJson,
+  handleStateEnvelope as webHandleStateEnvelope,
   initSync,
   MemorySnapshotStore as WebSnapshotStore,
   StateError as WebStateError,
@@ -215,6 +233,105 @@ async function web(): Promise<void> {
   void source;
 }
 
+// ---- ASAP state messages and copies ---------------------------------------------------------------
+assertType<Equals<JsonRpcId, string | number | null>>();
+assertType<Equals<JsonRpcError["code"], -32700 | -32600 | -32601 | -32602 | -32603>>();
+assertType<Equals<JsonRpcError["data"], { error: string; code: StateErrorCode }>>();
+assertType<Equals<ReturnType<typeof handleStateEnvelope>, StateEnvelopeResult>>();
+assertType<Equals<ReturnType<typeof handleAsapRequest>, JsonRpcResponse>>();
+assertType<Equals<ReturnType<typeof copyState>, CopyReport>>();
+assertType<Equals<CopyReport, { snapshots: number; events: number }>>();
+assertType<Equals<typeof memory.handleStateEnvelope, typeof handleStateEnvelope>>();
+assertType<Equals<typeof memory.handleAsapRequest, typeof handleAsapRequest>>();
+assertType<Equals<typeof memory.copyState, typeof copyState>>();
+assertType<Equals<typeof webHandleStateEnvelope, typeof handleStateEnvelope>>();
+assertType<Equals<memory.Envelope, Envelope>>();
+assertType<Equals<StateReplyEnvelope["payload_type"], "state_query.response" | "state_restore.ack" | "state_save.ack">>();
+
+const query: StateRequestEnvelope = {
+  id: "msg-1",
+  asap_version: "0.1",
+  sender: "urn:asap:agent:coordinator",
+  recipient: "urn:asap:agent:backup",
+  payload_type: "state_query",
+  payload: { task_id: "task_1", version: null },
+  trace_id: "trace-1",
+};
+const plain: Envelope = query;
+const saveMessage: StateRequestEnvelope = {
+  asap_version: "0.1",
+  sender: "urn:asap:agent:a",
+  recipient: "urn:asap:agent:b",
+  payload_type: "state_save",
+  payload: { snapshot: { task_id: "t", data: { step: 1 }, created_at: "2025-02-08T12:00:00Z" }, expected_version: 0 },
+};
+const answered: StateEnvelopeResult = handleStateEnvelope({ snapshots }, query);
+function readReply(result: StateEnvelopeResult): string {
+  if (result.error) {
+    const code: -32700 | -32600 | -32601 | -32602 | -32603 = result.error.code;
+    const why: string = result.error.data.error;
+    return `${code} ${why}`;
+  }
+  const reply: StateReplyEnvelope = result.envelope;
+  const correlation: string | null = reply.correlation_id;
+  switch (reply.payload_type) {
+    case "state_query.response": {
+      const p: StateQueryResponse = reply.payload;
+      return p.found ? p.snapshot.id : `${p.task_id} ${String(p.version)} ${p.error}`;
+    }
+    case "state_restore.ack": {
+      const p: StateRestoreAck = reply.payload;
+      return p.ok ? `${p.snapshot_id} v${p.version}` : p.error;
+    }
+    case "state_save.ack": {
+      const p: StateSaveAck = reply.payload;
+      return p.ok ? String(p.version) : `${p.error}: ${p.message} ${String(correlation)}`;
+    }
+    default: {
+      const exhaustive: never = reply;
+      return exhaustive;
+    }
+  }
+}
+readReply(answered);
+readReply(handleStateEnvelope({ snapshots: new memory.MemorySnapshotStore() }, saveMessage));
+readReply(handleStateEnvelope({ snapshots }, JSON.parse("{}") as unknown));
+const rpcRequest: JsonRpcRequest = { jsonrpc: "2.0", method: "asap.send", params: { envelope: plain }, id: 1 };
+const response: JsonRpcResponse = handleAsapRequest({ snapshots }, rpcRequest);
+const responseId: JsonRpcId = response.id;
+const resultEnvelope: StateReplyEnvelope | undefined = response.result?.envelope;
+const responseError: JsonRpcError | undefined = response.error;
+handleAsapRequest({ snapshots }, JSON.stringify(rpcRequest));
+async function copies(): Promise<CopyReport> {
+  const db = await SqliteStateDb.open();
+  const stores: CopyStores = { snapshots, metering: null };
+  handleStateEnvelope(db, query);
+  const there: CopyReport = copyState(stores, db);
+  const back: CopyReport = copyState(db, { snapshots: new memory.MemorySnapshotStore(), metering: new memory.MemoryMeteringStore() });
+  return { snapshots: there.snapshots + back.snapshots, events: there.events + back.events };
+}
+
+function rejectedMessages(s: MemorySnapshotStore): void {
+  // @ts-expect-error the stores are an object with a snapshot store
+  handleStateEnvelope(s, query);
+  // @ts-expect-error the snapshot store is required
+  handleAsapRequest({}, "{}");
+  // @ts-expect-error a reply may be an error: read envelope after checking
+  const id: string = handleStateEnvelope({ snapshots: s }, query).envelope.id;
+  // @ts-expect-error state_restore needs snapshot_id
+  const bad: StateRequestEnvelope = { asap_version: "0.1", sender: "urn:asap:agent:a", recipient: "urn:asap:agent:b", payload_type: "state_restore", payload: { task_id: "t" } };
+  // @ts-expect-error the method is "asap.send"
+  const wrongMethod: JsonRpcRequest = { jsonrpc: "2.0", method: "asap.receive", params: { envelope: plain } };
+  // @ts-expect-error copyState returns counts
+  const report: string = copyState({ snapshots: s }, { snapshots: s });
+  // @ts-expect-error copyState takes stores, not a task id
+  copyState("task-1", { snapshots: s });
+  void id;
+  void bad;
+  void wrongMethod;
+  void report;
+}
+
 // ---- wrong shapes are rejected ---------------------------------------------------------------------
 function rejected(s: MemorySnapshotStore, m: MemoryMeteringStore): void {
   // @ts-expect-error version is a number, not a string
@@ -305,5 +422,6 @@ function rejected(s: MemorySnapshotStore, m: MemoryMeteringStore): void {
 
 export const used = {
   version, byId, versions, deletedOne, deletedAll, tasks, pruned, step, metrics, events, aggregate,
-  buckets, agents, csv, web, rejected, described, counts,
+  buckets, agents, csv, web, rejected, described, counts, responseId, resultEnvelope, responseError,
+  copies, rejectedMessages,
 };

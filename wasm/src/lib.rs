@@ -1,11 +1,13 @@
 //! WebAssembly bindings of `asap-state`: the only code of the project that knows JavaScript.
-//! One file per exported class (and `diff.rs` for the diff functions); every error crosses as a
+//! One file per exported class (and `diff.rs` for the diff functions, `envelope.rs` for the
+//! ASAP state messages the snapshot stores answer); every error crosses as a
 //! real `StateError` (see `error.rs`).
 //! With the `sqlite` feature (the package's full entry) the SQLite backend is included; without
 //! it (the `asap-state/memory` entry) only the in-memory stores are.
 
 mod convert;
 mod diff;
+mod envelope;
 mod error;
 mod factory;
 #[cfg(feature = "sqlite")]

@@ -86,7 +86,7 @@ pub(crate) fn prune(
 /// Versioned snapshots of tasks' state, held in this instance's memory.
 #[wasm_bindgen(js_name = MemorySnapshotStore, skip_typescript)]
 pub struct MemorySnapshotStore {
-    inner: asap_state::MemorySnapshotStore,
+    pub(crate) inner: asap_state::MemorySnapshotStore,
 }
 
 #[wasm_bindgen(js_class = MemorySnapshotStore)]
