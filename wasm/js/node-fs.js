@@ -71,50 +71,113 @@ export function processEnv() {
 }
 
 /**
- * Takes the cross-process lock of a database file: `<path>.lock`, created exclusively and
- * holding our pid. A lock left by a process that no longer exists is taken over. Returns the
- * lock file's descriptor, or -1 when another live process holds the database.
+ * How a lock file names its owner: "<pid> <start>", the start time (clock ticks since boot) from
+ * /proc/<pid>/stat where it exists, so a pid reused by another process is not taken for the owner.
+ */
+function procState(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after the command name "(…)": state is field 3, starttime field 22.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return { state: fields[0], start: fields[19] ?? "" };
+  } catch {
+    return null; // no /proc (macOS, Windows), or the process is gone
+  }
+}
+
+const owner = () => `${process.pid} ${procState(process.pid)?.start ?? ""}`.trim();
+
+/** Whether the process a lock file names still runs (an exited, unreaped zombie does not). */
+function holderAlive(text) {
+  const [pidText, start] = text.trim().split(" ");
+  const pid = Number.parseInt(pidText, 10);
+  if (!Number.isInteger(pid) || pid <= 0 || String(pid) !== pidText) return false; // not a lock we wrote
+  try {
+    process.kill(pid, 0);
+  } catch (e) {
+    if (e.code === "ESRCH") return false;
+    return true; // EPERM: alive, not ours to signal
+  }
+  const proc = procState(pid);
+  if (proc === null) return true; // no /proc: kill(pid, 0) is all we know
+  if (proc.state === "Z" || proc.state === "X") return false; // killed, not yet reaped by its parent
+  return !start || proc.start === start; // another process now has this pid
+}
+
+const unique = () => `${process.pid}.${Math.random().toString(36).slice(2)}`;
+
+/**
+ * Takes the cross-process lock of a database file: `<path>.lock`, naming its owner. It is created
+ * atomically with its content (written aside, then hard-linked into place), so no opener ever
+ * reads a half-written lock. A lock whose owner is gone (exited, killed, a zombie, or a reused
+ * pid) is taken over by moving it aside with one rename, which only one opener can win. Returns a
+ * descriptor of the lock file, or -1 when another live process holds the database.
  */
 export function fsLock(p) {
   const lockPath = `${p}.lock`;
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      const fd = fs.openSync(lockPath, "wx");
-      fs.writeSync(fd, String(process.pid));
-      return fd;
-    } catch (e) {
-      if (e.code !== "EEXIST") throw e;
-    }
-    let pid = NaN;
-    try {
-      pid = Number.parseInt(fs.readFileSync(lockPath, "utf8"), 10);
-    } catch (e) {
-      if (e.code === "ENOENT") continue; // released meanwhile: try again
-      throw e;
-    }
-    if (Number.isInteger(pid) && pid > 0) {
+  const me = owner();
+  const mine = `${lockPath}.${unique()}.tmp`;
+  fs.writeFileSync(mine, me, { flag: "wx" });
+  try {
+    for (let attempt = 0; attempt < 3; attempt++) {
       try {
-        process.kill(pid, 0);
-        return -1; // alive (or not ours to signal): locked
+        fs.linkSync(mine, lockPath);
+        return fs.openSync(lockPath, "r");
       } catch (e) {
-        if (e.code !== "ESRCH") return -1;
+        if (e.code !== "EEXIST") throw e;
       }
+      let held;
+      try {
+        held = fs.readFileSync(lockPath, "utf8");
+      } catch (e) {
+        if (e.code === "ENOENT") continue; // released meanwhile: try again
+        throw e;
+      }
+      if (holderAlive(held)) return -1;
+      // Stale: move exactly this file aside. If another opener replaced it between our read and
+      // our rename, we moved a live lock: put it back and report the database as locked.
+      const aside = `${lockPath}.${unique()}.stale`;
+      try {
+        fs.renameSync(lockPath, aside);
+      } catch (e) {
+        if (e.code === "ENOENT") continue;
+        throw e;
+      }
+      let moved = null;
+      try {
+        moved = fs.readFileSync(aside, "utf8");
+      } catch {
+        moved = null;
+      }
+      if (moved !== held) {
+        try {
+          fs.linkSync(aside, lockPath);
+        } catch (e) {
+          if (e.code !== "EEXIST") throw e;
+        }
+        fsRemove(aside);
+        return -1;
+      }
+      fsRemove(aside);
     }
-    // Stale (its process is gone) or unreadable: take it over.
-    try {
-      fs.unlinkSync(lockPath);
-    } catch (e) {
-      if (e.code !== "ENOENT") throw e;
-    }
+    return -1;
+  } finally {
+    fsRemove(mine);
   }
-  return -1;
 }
 
-/** Releases a lock taken by `fsLock`. */
+/** Releases a lock taken by `fsLock` (the lock file is removed only while it still names us). */
 export function fsUnlock(p, fd) {
   try {
     fs.closeSync(fd);
   } finally {
-    fsRemove(`${p}.lock`);
+    const lockPath = `${p}.lock`;
+    let held = null;
+    try {
+      held = fs.readFileSync(lockPath, "utf8");
+    } catch {
+      held = null;
+    }
+    if (held === owner()) fsRemove(lockPath);
   }
 }
