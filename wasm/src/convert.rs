@@ -13,11 +13,11 @@ extern "C" {
     #[wasm_bindgen(catch, js_namespace = Object, js_name = keys)]
     fn object_keys(o: &JsValue) -> Result<js_sys::Array, JsValue>;
     #[wasm_bindgen(catch, js_namespace = Array, js_name = isArray)]
-    fn is_array(o: &JsValue) -> Result<bool, JsValue>;
+    pub(crate) fn is_array(o: &JsValue) -> Result<bool, JsValue>;
     #[wasm_bindgen(catch, js_namespace = Reflect, js_name = getPrototypeOf)]
     fn prototype_of(o: &JsValue) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(catch, js_namespace = Reflect, js_name = get)]
-    fn get(o: &JsValue, key: &JsValue) -> Result<JsValue, JsValue>;
+    pub(crate) fn get(o: &JsValue, key: &JsValue) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(catch, js_namespace = Reflect, js_name = apply)]
     fn apply(f: &JsValue, this: &JsValue, args: &js_sys::Array) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(catch, js_namespace = JSON, js_name = parse)]
@@ -94,7 +94,8 @@ fn type_name(v: &JsValue) -> String {
     }
 }
 
-fn message(e: &JsValue) -> String {
+/// The message of a thrown JS value: its `message`, or the value itself if it is a string.
+pub(crate) fn message(e: &JsValue) -> String {
     get(e, &JsValue::from_str("message"))
         .ok()
         .and_then(|m| m.as_string())

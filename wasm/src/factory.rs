@@ -1,33 +1,69 @@
 //! `createSnapshotStore` / `createMeteringStore`: the backend chosen by the environment, like
 //! the reference's `create_snapshot_store()`.
 
-use asap_state::{BackendConfig, StateError};
-use js_sys::{Promise, Reflect};
+use asap_state::{
+    BackendConfig, StateError, ASAP_STORAGE_BACKEND_ENV, ASAP_STORAGE_PATH_ENV, DEFAULT_DB_PATH,
+};
+use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 
+use crate::convert::{get, message};
 use crate::error::{to_js, JsResult};
 use crate::node_fs::process_env;
 
 /// Reads `ASAP_STORAGE_BACKEND` / `ASAP_STORAGE_PATH` from `env` (default `process.env`
-/// where it exists, else `{}`).
+/// where it exists, else `{}`). A variable that is set must be a string: a number, an array or a
+/// getter that throws is an error naming it, never silently the default (which would put the
+/// data somewhere the caller did not ask for, or nowhere durable).
 fn config(env: &JsValue) -> JsResult<BackendConfig> {
     let env = if env.is_undefined() {
         process_env()
     } else {
         env.clone()
     };
-    if !env.is_undefined() && !env.is_null() && !env.is_object() {
+    if env.is_undefined() || env.is_null() {
+        return BackendConfig::from_vars(|_| None).map_err(to_js);
+    }
+    if !env.is_object() {
         return Err(to_js(StateError::InvalidArgument(
             "env must be an object of strings".into(),
         )));
     }
-    let var = |k: &str| -> Option<String> {
-        if env.is_undefined() || env.is_null() {
-            return None;
+    let read = |k: &str| -> JsResult<Option<String>> {
+        let v = get(&env, &JsValue::from_str(k)).map_err(|e| {
+            to_js(StateError::InvalidArgument(format!(
+                "env.{k}: reading it threw: {}",
+                message(&e)
+            )))
+        })?;
+        if v.is_undefined() {
+            return Ok(None);
         }
-        Reflect::get(&env, &JsValue::from_str(k)).ok()?.as_string()
+        match v.as_string() {
+            Some(text) => Ok(Some(text)),
+            None => Err(to_js(StateError::InvalidArgument(format!(
+                "env.{k} must be a string, got {}",
+                if v.is_null() {
+                    "null".to_string()
+                } else {
+                    v.js_typeof().as_string().unwrap_or_default()
+                }
+            )))),
+        }
     };
-    BackendConfig::from_vars(var).map_err(to_js)
+    let backend = read(ASAP_STORAGE_BACKEND_ENV)?;
+    let path = read(ASAP_STORAGE_PATH_ENV)?;
+    if path.as_deref().is_some_and(|p| p.trim().is_empty()) {
+        return Err(to_js(StateError::InvalidArgument(format!(
+            "env.{ASAP_STORAGE_PATH_ENV} must not be empty (unset it for the default {DEFAULT_DB_PATH:?})"
+        ))));
+    }
+    BackendConfig::from_vars(|k| match k {
+        ASAP_STORAGE_BACKEND_ENV => backend.clone(),
+        ASAP_STORAGE_PATH_ENV => path.clone(),
+        _ => None,
+    })
+    .map_err(to_js)
 }
 
 enum Which {

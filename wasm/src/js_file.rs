@@ -22,10 +22,7 @@ pub struct JsFile {
 }
 
 fn text(e: JsValue) -> String {
-    js_sys::Reflect::get(&e, &JsValue::from_str("message"))
-        .ok()
-        .and_then(|m| m.as_string())
-        .unwrap_or_else(|| format!("{e:?}"))
+    crate::convert::message(&e)
 }
 
 /// Offsets and lengths of files stay far below 2^53, so they are exact as JS numbers.

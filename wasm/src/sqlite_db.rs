@@ -64,7 +64,12 @@ pub(crate) async fn open_opfs(path: String) -> JsResult<(asap_state::SqliteState
     if let Some(db) = join(&key)? {
         return Ok((db, key));
     }
-    let io = |e: JsValue| to_js(StateError::StorageIo(format!("OPFS {path}: {e:?}")));
+    let io = |e: JsValue| {
+        to_js(StateError::StorageIo(format!(
+            "OPFS {path}: {}",
+            crate::convert::message(&e)
+        )))
+    };
     let ids = wasm_bindgen_futures::JsFuture::from(opfs_open(&path))
         .await
         .map_err(io)?;
@@ -119,7 +124,12 @@ pub(crate) fn open_path(path: &str) -> JsResult<(asap_state::SqliteStateDb, Stri
         return Err(to_js(ARG("options.path must be a non-empty string".into())));
     }
     let key = if fs_available() {
-        fs_resolve(path).map_err(|e| to_js(StateError::StorageIo(format!("{path}: {e:?}"))))?
+        fs_resolve(path).map_err(|e| {
+            to_js(StateError::StorageIo(format!(
+                "{path}: {}",
+                crate::convert::message(&e)
+            )))
+        })?
     } else {
         format!("memory:{path}")
     };
@@ -127,7 +137,12 @@ pub(crate) fn open_path(path: &str) -> JsResult<(asap_state::SqliteStateDb, Stri
         return Ok((db, key));
     }
     let (db, lock) = if fs_available() {
-        let io = |e: JsValue| to_js(StateError::StorageIo(format!("{path}: {e:?}")));
+        let io = |e: JsValue| {
+            to_js(StateError::StorageIo(format!(
+                "{path}: {}",
+                crate::convert::message(&e)
+            )))
+        };
         let fd = fs_lock(&key).map_err(io)?;
         if fd < 0.0 {
             return Err(to_js(StateError::DatabaseLocked(format!(
@@ -232,14 +247,19 @@ impl SqliteStateDb {
                 None,
             ));
         }
-        if !options.is_object() || js_sys::Array::is_array(options) {
+        // A revoked proxy throws from Array.isArray: that is not a usable options object either.
+        if !options.is_object() || crate::convert::is_array(options).unwrap_or(true) {
             return Err(to_js(ARG(format!(
                 "options must be an object such as {{ path }} or {{ bytes }}, got {}",
                 options.js_typeof().as_string().unwrap_or_default()
             ))));
         }
-        let keys = Reflect::own_keys(options)
-            .map_err(|e| to_js(ARG(format!("options: reading it threw: {e:?}"))))?;
+        let keys = Reflect::own_keys(options).map_err(|e| {
+            to_js(ARG(format!(
+                "options: reading it threw: {}",
+                crate::convert::message(&e)
+            )))
+        })?;
         for key in keys.iter() {
             let name = key.as_string().unwrap_or_default();
             if name != "path" && name != "bytes" {
@@ -249,8 +269,12 @@ impl SqliteStateDb {
             }
         }
         let get = |k: &str| {
-            Reflect::get(options, &JsValue::from_str(k))
-                .map_err(|e| to_js(ARG(format!("options.{k}: reading it threw: {e:?}"))))
+            Reflect::get(options, &JsValue::from_str(k)).map_err(|e| {
+                to_js(ARG(format!(
+                    "options.{k}: reading it threw: {}",
+                    crate::convert::message(&e)
+                )))
+            })
         };
         let path = get("path")?;
         let bytes = get("bytes")?;
@@ -343,7 +367,10 @@ impl SqliteStateDb {
                     match entry.release {
                         Release::Nothing => {}
                         Release::NodeLock(fd) => fs_unlock(key, fd).map_err(|e| {
-                            to_js(StateError::StorageIo(format!("{key}.lock: {e:?}")))
+                            to_js(StateError::StorageIo(format!(
+                                "{key}.lock: {}",
+                                crate::convert::message(&e)
+                            )))
                         })?,
                         Release::Opfs(main, wal) => {
                             opfs_close(main);
