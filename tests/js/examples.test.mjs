@@ -93,6 +93,9 @@ describe("examples/agent-failover.mjs", () => {
       for (let s = 1; s <= 12; s++) {
         const by = s <= latest ? "primary" : "backup";
         const n = out.split(`step ${s} by `).length - 1;
+        // A kill that lands after the step's snapshot was committed but before the worker logged
+        // it leaves that one step in the file (verified below) without its log line.
+        if (s === latest && latest === planned + 1 && n === 0) continue;
         assert.equal(n, 1, `step ${s} printed ${n} times`);
         assert.match(out, new RegExp(`step ${s} by ${by} \\(snapshot v${s} `));
       }
