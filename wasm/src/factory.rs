@@ -53,17 +53,21 @@ fn config(env: &JsValue) -> JsResult<BackendConfig> {
     };
     let backend = read(ASAP_STORAGE_BACKEND_ENV)?;
     let path = read(ASAP_STORAGE_PATH_ENV)?;
-    if path.as_deref().is_some_and(|p| p.trim().is_empty()) {
-        return Err(to_js(StateError::InvalidArgument(format!(
-            "env.{ASAP_STORAGE_PATH_ENV} must not be empty (unset it for the default {DEFAULT_DB_PATH:?})"
-        ))));
-    }
-    BackendConfig::from_vars(|k| match k {
+    let config = BackendConfig::from_vars(|k| match k {
         ASAP_STORAGE_BACKEND_ENV => backend.clone(),
         ASAP_STORAGE_PATH_ENV => path.clone(),
         _ => None,
     })
-    .map_err(to_js)
+    .map_err(to_js)?;
+    // The path only matters to the sqlite backend (the reference ignores it for memory too).
+    if let BackendConfig::Sqlite { path } = &config {
+        if path.trim().is_empty() {
+            return Err(to_js(StateError::InvalidArgument(format!(
+                "env.{ASAP_STORAGE_PATH_ENV} must not be empty (unset it for the default {DEFAULT_DB_PATH:?})"
+            ))));
+        }
+    }
+    Ok(config)
 }
 
 enum Which {
