@@ -119,7 +119,28 @@ coverage: setup-coverage
 	cargo llvm-cov --package asap-state --html --output-dir coverage
 	cargo llvm-cov report --package asap-state --summary-only --fail-under-lines $(COVERAGE_MIN_LINES)
 
-test: setup lint test-rust test-wasm test-js coverage
+# Each fuzz target (fuzz/, cargo fuzz on nightly; see fuzz/README.md) for a few seconds on the
+# committed corpus. New inputs go to a scratch directory, crashes to fuzz/artifacts/ (ignored).
+# The first run installs nightly and cargo-fuzz and builds the targets (about 15 minutes).
+FUZZ_TARGETS := open_bytes decode_json ops_differential
+FUZZ_SECONDS ?= 5
+FUZZ_TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)/fuzz
+
+.PHONY: fuzz-smoke
+fuzz-smoke:
+	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	@cargo +nightly fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz --locked
+	cargo +nightly fuzz build --target-dir "$(FUZZ_TARGET_DIR)"
+	@for t in $(FUZZ_TARGETS); do \
+	  scratch=$$(mktemp -d); \
+	  echo "==> fuzz $$t for $(FUZZ_SECONDS) s"; \
+	  cargo +nightly fuzz run --target-dir "$(FUZZ_TARGET_DIR)" $$t "$$scratch" fuzz/corpus/$$t -- \
+	    -max_total_time=$(FUZZ_SECONDS) -timeout=60 -print_final_stats=1 \
+	    || { rm -rf "$$scratch"; exit 1; }; \
+	  rm -rf "$$scratch"; \
+	done
+
+test: setup lint test-rust test-wasm test-js coverage fuzz-smoke
 	@echo "make test: all green"
 
 clean:

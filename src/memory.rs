@@ -72,17 +72,45 @@ pub(crate) fn build_snapshot(
     }
 }
 
-/// Builds the stored event from a validated input.
-pub(crate) fn build_event(input: UsageEventInput, rt: &Runtime) -> UsageEvent {
+/// How many ids [`new_event`] takes from the generator before giving up.
+pub(crate) const EVENT_ID_ATTEMPTS: u32 = 1024;
+
+/// Builds the stored event from a validated input. Without an `id`, the event gets a new one
+/// from the generator that is not stored yet (`taken` says whether one is): event ids are
+/// unique, and a generator may hand out an id a caller gave an earlier event (a sequential one
+/// does), so a taken id is skipped rather than stored twice or refused.
+pub(crate) fn new_event(
+    input: UsageEventInput,
+    rt: &Runtime,
+    mut taken: impl FnMut(&str) -> Result<bool>,
+) -> Result<UsageEvent> {
     let now = rt.clock.now();
-    UsageEvent {
-        id: input.id.unwrap_or_else(|| rt.ids.new_id("evt_", now)),
+    let id = match input.id {
+        Some(id) => id,
+        None => {
+            let mut found = None;
+            for _ in 0..EVENT_ID_ATTEMPTS {
+                let id = rt.ids.new_id("evt_", now);
+                if !taken(&id)? {
+                    found = Some(id);
+                    break;
+                }
+            }
+            found.ok_or_else(|| {
+                StateError::StorageIo(format!(
+                    "the id generator gave {EVENT_ID_ATTEMPTS} event ids in a row that are already stored"
+                ))
+            })?
+        }
+    };
+    Ok(UsageEvent {
+        id,
         task_id: input.task_id,
         agent_id: input.agent_id,
         consumer_id: input.consumer_id,
         metrics: input.metrics,
         timestamp: input.timestamp.unwrap_or(now),
-    }
+    })
 }
 
 /// Snapshots held in memory. Thread-safe; returned values are copies.
@@ -286,7 +314,7 @@ impl MeteringStore for MemoryMeteringStore {
                 }
             }
         }
-        let event = build_event(input, &self.runtime);
+        let event = new_event(input, &self.runtime, |id| Ok(state.by_id.contains_key(id)))?;
         let seq = state.seq;
         state.seq = seq.saturating_add(1);
         state.by_id.insert(

@@ -363,8 +363,33 @@ impl<'a> Img<'a> {
     }
 }
 
-/// `page_size` must come from a header that `validate_image` already accepted.
-pub fn check_structure(b: &[u8], page_size: usize) -> R<()> {
+/// One row of `sqlite_schema(type, name, tbl_name, rootpage, sql)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SchemaRow {
+    pub kind: String,
+    pub name: String,
+    pub tbl_name: String,
+    pub root: i64,
+    /// `None` for NULL (only an automatic index has no SQL).
+    pub sql: Option<String>,
+}
+
+/// The text of a TEXT column (serial type odd and >= 13), else `None`.
+fn text_col(rec: &[u8], col: Option<&(u64, std::ops::Range<usize>)>) -> Option<String> {
+    let (st, range) = col?;
+    if *st < 13 || st % 2 == 0 {
+        return None;
+    }
+    let bytes = rec.get(range.clone())?;
+    std::str::from_utf8(bytes).ok().map(str::to_owned)
+}
+
+/// `page_size` must come from a header that `validate_image` already accepted. Returns the
+/// rows of `sqlite_schema`, each checked to have the shape the engine relies on: `type`,
+/// `name` and `tbl_name` TEXT, `rootpage` an integer naming a valid b-tree (or 0), `sql` TEXT —
+/// or NULL for an automatic index only. (turso_core 0.8.3 panics on a table, view or trigger
+/// row without SQL, and takes an index row whose `sql` is not TEXT for an automatic index.)
+pub fn check_structure(b: &[u8], page_size: usize) -> R<Vec<SchemaRow>> {
     let reserved = usize::from(*b.get(20).ok_or("header")?);
     let file_pages = b.len().checked_div(page_size).ok_or("page size 0")?;
     let file_pages = u32::try_from(file_pages).map_err(|_| "too many pages")?;
@@ -389,8 +414,21 @@ pub fn check_structure(b: &[u8], page_size: usize) -> R<()> {
     let mut recs = Some(Vec::new());
     // `Some(Kind::Table)`: page 1 must be a table b-tree page, or this fails.
     img.tree(1, Some(Kind::Table), 0, &mut recs)?;
+    let mut rows = Vec::new();
     for rec in recs.unwrap_or_default() {
         let cols = Img::check_record(&rec)?;
+        let text = |i: usize, what: &str| {
+            text_col(&rec, cols.get(i)).ok_or_else(|| format!("sqlite_schema.{what} is not text"))
+        };
+        let (kind, name, tbl_name) = (text(0, "type")?, text(1, "name")?, text(2, "tbl_name")?);
+        let sql = match cols.get(4) {
+            Some((0, _)) => None,
+            Some(_) => Some(text(4, "sql")?),
+            None => return err("sqlite_schema row has too few columns"),
+        };
+        if sql.is_none() && kind != "index" {
+            return err(format!("sqlite_schema {kind} {name:?} has no SQL"));
+        }
         // sqlite_schema(type, name, tbl_name, rootpage, sql)
         let Some((st, range)) = cols.get(3).cloned() else {
             return err("sqlite_schema row has too few columns");
@@ -418,9 +456,16 @@ pub fn check_structure(b: &[u8], page_size: usize) -> R<()> {
         if root > 0 {
             img.tree(root as u32, None, 0, &mut None)?;
         }
+        rows.push(SchemaRow {
+            kind,
+            name,
+            tbl_name,
+            root,
+            sql,
+        });
     }
     img.freelist()?;
-    Ok(())
+    Ok(rows)
 }
 
 #[cfg(test)]
@@ -543,7 +588,7 @@ mod tests {
     }
 
     fn check(b: &[u8]) -> R<()> {
-        check_structure(b, PS)
+        check_structure(b, PS).map(|_| ())
     }
 
     fn refused(b: &[u8], needle: &str) {
@@ -808,6 +853,62 @@ mod tests {
         let short = rec(&[txt(b"table"), txt(b"t"), txt(b"t")]);
         put_page(&mut b, 1, 13, &[table_leaf_cell(1, &short)], 0);
         refused(&b, "too few columns");
+    }
+
+    #[test]
+    fn schema_rows_have_the_shape_the_engine_relies_on() {
+        let with_row = |cols: &[(u64, Vec<u8>)]| {
+            let mut b = two_pages();
+            put_page(&mut b, 1, 13, &[table_leaf_cell(1, &rec(cols))], 0);
+            b
+        };
+        let rows = check_structure(&two_pages(), PS).unwrap();
+        assert_eq!(
+            rows,
+            [SchemaRow {
+                kind: "table".into(),
+                name: "t".into(),
+                tbl_name: "t".into(),
+                root: 2,
+                sql: Some("CREATE TABLE t(x)".into()),
+            }]
+        );
+        // An automatic index has no SQL; nothing else may lack it.
+        let auto = [
+            txt(b"index"),
+            txt(b"sqlite_autoindex_t_1"),
+            txt(b"t"),
+            one(2),
+            (0, vec![]),
+        ];
+        assert_eq!(check_structure(&with_row(&auto), PS).unwrap()[0].sql, None);
+        let no_sql = [txt(b"table"), txt(b"t"), txt(b"t"), one(2), (0, vec![])];
+        refused(&with_row(&no_sql), "sqlite_schema table \"t\" has no SQL");
+        // A BLOB is not SQL (the engine would take the row for an automatic index).
+        let blob = [
+            txt(b"index"),
+            txt(b"i"),
+            txt(b"t"),
+            one(2),
+            (16, vec![b'x', b'y']),
+        ];
+        refused(&with_row(&blob), "sqlite_schema.sql is not text");
+        let int_type = [
+            one(1),
+            txt(b"t"),
+            txt(b"t"),
+            one(2),
+            txt(b"CREATE TABLE t(x)"),
+        ];
+        refused(&with_row(&int_type), "sqlite_schema.type is not text");
+        let int_name = [
+            txt(b"table"),
+            txt(b"t"),
+            (0, vec![]),
+            one(2),
+            txt(b"CREATE TABLE t(x)"),
+        ];
+        refused(&with_row(&int_name), "sqlite_schema.tbl_name is not text");
     }
 
     #[test]

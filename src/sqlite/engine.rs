@@ -19,8 +19,8 @@ use super::backing::{read_all, BackingFile, BackingStore, MemoryStore};
 
 use turso_core::storage::database::DatabaseFile;
 use turso_core::{
-    Buffer, CheckpointMode, Clock, Completion, CompletionError, Connection, Database, File,
-    IOResult, LimboError, MonotonicInstant, OpenDbAsyncState, OpenFlags, OpenOptions,
+    Buffer, CheckpointMode, Clock, Completion, CompletionError, Connection, Database, Dialect,
+    File, IOResult, LimboError, MonotonicInstant, OpenDbAsyncState, OpenFlags, OpenOptions,
     SqliteDialect, Statement, StepResult, Value, WallClockInstant, IO,
 };
 
@@ -379,6 +379,78 @@ pub fn validate_image(b: &[u8]) -> Result<usize> {
     Ok(page_size)
 }
 
+/// The automatic indexes (`sqlite_schema` index rows without SQL) of each table must be exactly
+/// those its `CREATE TABLE` implies — one per PRIMARY KEY that is not the rowid and per UNIQUE
+/// constraint — with at most one primary key. turso_core 0.8.3 asserts this when it loads the
+/// schema (a panic: "all automatic indexes parsed from sqlite_schema should have been
+/// consumed"), so a damaged file that breaks it (a real index's `sql` damaged to a non-text
+/// value, a PRIMARY KEY commented out) must be refused before the engine sees it. The tables'
+/// SQL is read with the engine's own parser, as the engine reads it.
+fn check_automatic_indexes(schema: &[super::check::SchemaRow]) -> Result<()> {
+    let bad = |m: String| DbError::Corrupt(format!("sqlite_schema: {m}"));
+    let mut automatic: Vec<(String, usize)> = Vec::new();
+    for row in schema
+        .iter()
+        .filter(|r| r.kind == "index" && r.sql.is_none())
+    {
+        let key = row.tbl_name.to_ascii_lowercase();
+        match automatic.iter_mut().find(|(t, _)| *t == key) {
+            Some((_, n)) => *n = n.saturating_add(1),
+            None => automatic.push((key, 1)),
+        }
+    }
+    for (table_name, found) in automatic {
+        let Some((sql, root)) = schema.iter().find_map(|r| match &r.sql {
+            Some(sql) if r.kind == "table" && r.name.to_ascii_lowercase() == table_name => {
+                Some((sql, r.root))
+            }
+            _ => None,
+        }) else {
+            return Err(bad(format!(
+                "automatic index for a missing table {table_name:?}"
+            )));
+        };
+        let table = SqliteDialect
+            .parse_table_sql(sql, root)
+            .map_err(|e| bad(format!("table {table_name:?}: {e}")))?;
+        let mut expected = 0usize;
+        let mut primary_keys = 0usize;
+        for set in &table.unique_sets {
+            if !set.is_primary_key {
+                expected = expected.saturating_add(1);
+                continue;
+            }
+            primary_keys = primary_keys.saturating_add(1);
+            if primary_keys > 1 || set.columns.len() != table.primary_key_columns.len() {
+                return Err(bad(format!(
+                    "table {table_name:?} has a malformed primary key"
+                )));
+            }
+            let rowid_alias = match set.columns.as_slice() {
+                [only] => table
+                    .get_column(&only.name)
+                    .is_some_and(|(_, c)| c.is_rowid_alias()),
+                _ => false,
+            };
+            if !rowid_alias {
+                if table.get_rowid_alias_column().is_some() || table.primary_key_columns.is_empty()
+                {
+                    return Err(bad(format!(
+                        "table {table_name:?} has a malformed primary key"
+                    )));
+                }
+                expected = expected.saturating_add(1);
+            }
+        }
+        if found != expected {
+            return Err(bad(format!(
+                "table {table_name:?} has {found} automatic indexes, its SQL implies {expected}"
+            )));
+        }
+    }
+    Ok(())
+}
+
 // ---------------------------------------------------------------------------------------------
 // Db
 // ---------------------------------------------------------------------------------------------
@@ -456,7 +528,9 @@ impl Db {
             return Self::open_unchecked(store, path);
         }
         let page_size = validate_image(&existing)?;
-        super::check::check_structure(&existing, page_size).map_err(DbError::Corrupt)?;
+        let schema =
+            super::check::check_structure(&existing, page_size).map_err(DbError::Corrupt)?;
+        check_automatic_indexes(&schema)?;
         if private {
             drop(existing);
             let db = Self::open_unchecked(store, path).map_err(refused)?;
@@ -479,10 +553,15 @@ impl Db {
         Self::open_unchecked(store, path)
     }
 
-    /// The engine's own checks of an existing file: integrity, then the contract's tables.
+    /// The engine's own checks of an existing file: integrity, the contract's tables, then the
+    /// contract's schema script, which must apply to it. (A schema the engine cannot extend —
+    /// an index whose `sqlite_schema` name differs from the one in its SQL, say — is damage,
+    /// and must not surface later as a storage error.) This runs on the validation copy, so
+    /// the script's failure here never means that real storage failed.
     fn validate(&self) -> Result<()> {
         self.integrity_check()?;
-        check_schema(self)
+        check_schema(self)?;
+        self.exec_batch(SCHEMA_SQL)
     }
 
     /// `PRAGMA integrity_check`; anything but a single "ok" row -> Corrupt.

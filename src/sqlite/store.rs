@@ -8,7 +8,7 @@ use super::backing::{BackingStore, MemoryStore};
 use super::engine::{self, Db, DbError, SqlValue, SCHEMA_SQL};
 use crate::error::{Result, StateError};
 use crate::export;
-use crate::memory::{build_event, build_snapshot, check_expected, next_version};
+use crate::memory::{build_snapshot, check_expected, new_event, next_version};
 use crate::model::{
     self, StateSnapshot, StateSnapshotInput, TaskSummary, Totals, UsageAggregate, UsageBucket,
     UsageEvent, UsageEventInput, UsageMetrics,
@@ -322,7 +322,7 @@ fn snapshot_from_row(row: &[SqlValue]) -> Result<StateSnapshot> {
     let task_id = col_text(row, 0, t, "task_id")?;
     let version = col_u64(row, 2, t, "version")?;
     let data_text = col_text(row, 3, t, "data")?;
-    let data: Map<String, Json> = serde_json::from_str(&data_text).map_err(|e| {
+    let data = data_from_text(&data_text).map_err(|e| {
         corrupt(format!(
             "snapshots row ({task_id:?}, {version}): data is not a JSON object: {e}"
         ))
@@ -339,6 +339,55 @@ fn snapshot_from_row(row: &[SqlValue]) -> Result<StateSnapshot> {
         )
         .map_err(|e| corrupt(e.message().to_owned()))?,
     })
+}
+
+/// The deepest nesting of arrays and objects in JSON text, counted without parsing (brackets
+/// inside strings do not count).
+fn json_nesting(text: &str) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for b in text.bytes() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth = depth.saturating_add(1);
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
+/// Reads a row's `data` text. The stores accept values nested [`crate::MAX_DEPTH`] levels deep
+/// below a key of `data`, so the text nests up to one level more (the object itself) — past
+/// serde_json's default parser limit of 127. The depth is checked here first, then the text is
+/// parsed without that limit, so what was saved always reads back and a hostile file cannot
+/// nest deep enough to exhaust the stack.
+fn data_from_text(text: &str) -> std::result::Result<Map<String, Json>, String> {
+    use serde::Deserialize;
+    let limit = crate::MAX_DEPTH.saturating_add(1);
+    let depth = json_nesting(text);
+    if depth > limit {
+        return Err(format!(
+            "it nests {depth} levels deep; the limit is {limit}"
+        ));
+    }
+    let mut de = serde_json::Deserializer::from_str(text);
+    de.disable_recursion_limit();
+    let data = Map::deserialize(&mut de).map_err(|e| e.to_string())?;
+    de.end().map_err(|e| e.to_string())?;
+    Ok(data)
 }
 
 fn metrics_from_text(text: &str) -> Result<UsageMetrics> {
@@ -599,7 +648,11 @@ impl MeteringStore for SqliteMeteringStore {
                     return event_from_row(row);
                 }
             }
-            let event = build_event(input, &runtime);
+            let event = new_event(input, &runtime, |id| {
+                Ok(!db
+                    .query("SELECT 1 FROM usage_events WHERE id = ?", &[text(id)])?
+                    .is_empty())
+            })?;
             db.exec(
                 "INSERT INTO usage_events (id, task_id, agent_id, consumer_id, metrics, timestamp) VALUES (?, ?, ?, ?, ?, ?)",
                 &[
@@ -833,6 +886,29 @@ mod tests {
             snapshot_from_row(&row).unwrap_err().code(),
             "CORRUPT_DATABASE"
         );
+    }
+
+    #[test]
+    fn data_text_reads_back_at_the_depth_limit_and_no_deeper() {
+        let nested =
+            |levels: usize| format!("{{\"k\":{}1{}}}", "[".repeat(levels), "]".repeat(levels));
+        // Brackets inside strings (and escaped quotes) do not count.
+        assert_eq!(json_nesting(r#"{"a":"[[[{{\"]]","b":[{}]}"#), 3);
+        assert_eq!(json_nesting("1"), 0);
+        // The object and MAX_DEPTH - 1 arrays around a scalar: a value MAX_DEPTH levels deep.
+        let deepest = nested(crate::MAX_DEPTH - 1);
+        assert_eq!(json_nesting(&deepest), crate::MAX_DEPTH);
+        assert!(
+            serde_json::from_str::<Json>(&deepest).is_err(),
+            "past serde's default limit"
+        );
+        assert!(data_from_text(&deepest).is_ok());
+        assert!(data_from_text(&nested(crate::MAX_DEPTH)).is_ok());
+        let err = data_from_text(&nested(crate::MAX_DEPTH + 1)).unwrap_err();
+        assert_eq!(err, "it nests 130 levels deep; the limit is 129");
+        let row = snapshot_row(&nested(100_000));
+        assert!(corrupt_message(snapshot_from_row(&row)).contains("nests 100001 levels deep"));
+        assert!(data_from_text(r#"{"a":1} trailing"#).is_err());
     }
 
     #[test]

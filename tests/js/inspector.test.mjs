@@ -66,6 +66,10 @@ async function inspector(viewport = { width: 1280, height: 900 }) {
 
 /** Opens `file` through the file input; resolves "open" or "error". */
 async function open(page, file, timeout = 60_000) {
+  // Forget the previous file's outcome, so the wait below sees this file's.
+  await page.evaluate(() => {
+    document.body.dataset.state = "picking";
+  });
   await page.setInputFiles("[data-testid=file-input]", file);
   await page.waitForSelector("body[data-state=open], body[data-state=error]", { timeout });
   return page.evaluate(() => document.body.dataset.state);
