@@ -13,11 +13,13 @@ CHROMEDRIVER ?= /usr/bin/chromedriver
 export CHROMEDRIVER
 
 .PHONY: help demo www test setup setup-rust setup-node setup-browser pkg lint fmt \
-        test-rust test-wasm test-js coverage setup-coverage setup-python setup-sqlite3 clean
+        test-rust test-wasm test-js coverage setup-coverage setup-python setup-sqlite3 clean \
+        bench bench-smoke setup-bench
 
 help:
 	@echo "make demo   build the package and the inspector, write a demo state file, serve the inspector on 127.0.0.1"
 	@echo "make test   everything: lint, Rust tests, wasm tests (Node + Chromium), package, JS tests, coverage"
+	@echo "make bench  benchmarks against the peers (sql.js, better-sqlite3, LangGraph MemorySaver, a JS Map store): bench/RESULTS.md"
 	@echo "(also: make pkg, make www, make lint, make test-rust, make test-wasm, make test-js, make coverage)"
 
 ## ---------------------------------------------------------------- setup (idempotent)
@@ -92,6 +94,33 @@ demo: www
 	node examples/demo-state.mjs
 	node scripts/serve-www.mjs
 
+## ---------------------------------------------------------------- benchmarks
+# The peers come from bench/package-lock.json. better-sqlite3 is native: npm here does not run
+# install scripts, and its prebuilt binaries are not reachable, so it is compiled once from the
+# registry package's sources with npm's own node-gyp against the local Node headers (~1 minute).
+NODE_GYP := $(shell dirname "$$(readlink -f "$$(command -v npm)")")/../node_modules/node-gyp/bin/node-gyp.js
+NODE_PREFIX := $(shell dirname "$$(dirname "$$(readlink -f "$$(command -v node)")")")
+
+setup-bench: bench/node_modules/.installed bench/node_modules/better-sqlite3/build/Release/better_sqlite3.node
+
+bench/node_modules/.installed: bench/package.json bench/package-lock.json
+	cd bench && npm ci --no-audit --no-fund
+	@touch $@
+
+bench/node_modules/better-sqlite3/build/Release/better_sqlite3.node: bench/node_modules/.installed
+	@echo "==> compiling better-sqlite3 (native peer of the benchmarks, about a minute, once)"
+	cd bench/node_modules/better-sqlite3 && node "$(NODE_GYP)" rebuild --release -j 2 \
+	  $$( [ -f "$(NODE_PREFIX)/include/node/node.h" ] && echo --nodedir="$(NODE_PREFIX)" ) >/dev/null
+	@test -f $@
+
+# Every part, several rounds, written to bench/RESULTS.md (about 15 minutes).
+bench: pkg setup-bench
+	node --expose-gc bench/run.mjs
+
+# One small round of every part, its answers cross-checked (part of make test via test-js).
+bench-smoke: pkg setup-bench
+	node --expose-gc bench/run.mjs --smoke --out /dev/null >/dev/null
+
 ## ---------------------------------------------------------------- tests
 lint: setup-rust
 	cargo fmt --all -- --check
@@ -110,7 +139,7 @@ test-wasm: setup-rust setup-browser
 	cargo test -p asap-state-wasm --target wasm32-unknown-unknown --test node
 	cargo test -p asap-state-wasm --target wasm32-unknown-unknown --test browser
 
-test-js: pkg setup-browser setup-sqlite3 setup-python
+test-js: pkg setup-browser setup-sqlite3 setup-python setup-bench
 	node --test --test-reporter=spec tests/js/*.test.mjs
 
 # Line and region coverage of the core crate; fails under $(COVERAGE_MIN_LINES)% of lines.

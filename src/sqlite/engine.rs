@@ -11,9 +11,10 @@
 //!   process-wide registry; sharing one database between stores is ours to do.
 //! * Never `BEGIN IMMEDIATE`, TEMP objects or `date('now')`: each traps in wasm.
 
+use std::collections::HashMap;
 use std::num::NonZero;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use super::backing::{read_all, BackingFile, BackingStore, MemoryStore};
 
@@ -40,6 +41,8 @@ pub enum DbError {
     Constraint(String),
     /// Anything else the engine reports (SQL errors, busy, ...).
     Engine(String),
+    /// A prepared statement outlived a schema change and must be prepared again.
+    Stale(String),
     /// The backing store failed.
     Io(String),
 }
@@ -50,7 +53,7 @@ impl std::fmt::Display for DbError {
             DbError::Corrupt(m) => write!(f, "CORRUPT_DATABASE: {m}"),
             DbError::SchemaMismatch(m) => write!(f, "SCHEMA_MISMATCH: {m}"),
             DbError::Constraint(m) => write!(f, "CONSTRAINT: {m}"),
-            DbError::Engine(m) => write!(f, "ENGINE: {m}"),
+            DbError::Engine(m) | DbError::Stale(m) => write!(f, "ENGINE: {m}"),
             DbError::Io(m) => write!(f, "IO: {m}"),
         }
     }
@@ -74,6 +77,7 @@ impl From<LimboError> for DbError {
             LimboError::Constraint(_) | LimboError::ForeignKeyConstraint(_) => {
                 DbError::Constraint(msg)
             }
+            LimboError::SchemaUpdated => DbError::Stale(msg),
             _ => DbError::Engine(msg),
         }
     }
@@ -464,18 +468,35 @@ const PROBE_PATH: &str = "probe.db";
 /// error on a malformed schema row, say) means the file is damaged, not that storage failed.
 fn refused(e: DbError) -> DbError {
     match e {
-        DbError::Engine(m) | DbError::Constraint(m) => DbError::Corrupt(m),
+        DbError::Engine(m) | DbError::Constraint(m) | DbError::Stale(m) => DbError::Corrupt(m),
         other => other,
     }
 }
 
 /// One open database: the engine's connection over a [`BackingStore`].
 pub struct Db {
+    /// Prepared statements by SQL text, reused (reset and rebound) by every later call with the
+    /// same text: parsing and planning cost more than running our point queries. Declared
+    /// first so the statements are dropped before the connection they belong to.
+    statements: Mutex<HashMap<String, Statement>>,
     io: Arc<EngineIo>,
     // Keep the Database alive as long as the connection.
     _db: Arc<Database>,
     conn: Arc<Connection>,
     path: String,
+}
+
+/// Binds positional parameters `?1..?n` (every earlier binding replaced).
+fn bind(stmt: &mut Statement, params: &[Value]) -> Result<()> {
+    stmt.clear_bindings();
+    for (i, v) in params.iter().enumerate() {
+        let idx = i
+            .checked_add(1)
+            .and_then(NonZero::new)
+            .ok_or_else(|| DbError::Engine("param index".into()))?;
+        stmt.bind_at(idx, v.clone())?;
+    }
+    Ok(())
 }
 
 /// Drives a statement to completion, collecting rows. `StepResult::IO` only means "step again":
@@ -604,6 +625,7 @@ impl Db {
         let conn = db.connect()?;
         conn.set_temp_store(turso_core::TempStore::Memory);
         let this = Db {
+            statements: Mutex::new(HashMap::new()),
             io,
             _db: db,
             conn,
@@ -614,23 +636,39 @@ impl Db {
         Ok(this)
     }
 
-    fn prepare(&self, sql: &str, params: &[Value]) -> Result<Statement> {
-        let mut stmt = self.conn.prepare(sql)?;
-        for (i, v) in params.iter().enumerate() {
-            let idx = i
-                .checked_add(1)
-                .and_then(NonZero::new)
-                .ok_or_else(|| DbError::Engine("param index".into()))?;
-            stmt.bind_at(idx, v.clone())?;
+    /// Runs `sql` with `params` on its cached statement (prepared on first use), returning the
+    /// rows and the number of rows changed. The statement is reset after every run, so it holds
+    /// no cursor or read transaction between calls; one that failed is dropped, not reused. A
+    /// statement the engine reports stale (the schema changed under it) is prepared again once.
+    fn run_cached(&self, sql: &str, params: &[Value]) -> Result<(Vec<Vec<Value>>, i64)> {
+        let mut cache = self
+            .statements
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut retried = false;
+        loop {
+            let mut stmt = match cache.remove(sql) {
+                Some(stmt) => stmt,
+                None => self.conn.prepare(sql)?,
+            };
+            let result = bind(&mut stmt, params).and_then(|()| run(&self.io, &mut stmt));
+            let changes = stmt.n_change();
+            let reset = stmt.reset();
+            match (result, reset) {
+                (Ok(rows), Ok(())) => {
+                    cache.insert(sql.to_owned(), stmt);
+                    return Ok((rows, changes));
+                }
+                (Err(DbError::Stale(_)), _) if !retried => retried = true,
+                (Err(e), _) => return Err(e),
+                (Ok(_), Err(e)) => return Err(e.into()),
+            }
         }
-        Ok(stmt)
     }
 
     /// Runs one statement (positional `?` parameters), ignoring rows; returns rows changed.
     pub fn exec(&self, sql: &str, params: &[Value]) -> Result<i64> {
-        let mut stmt = self.prepare(sql, params)?;
-        run(&self.io, &mut stmt)?;
-        Ok(stmt.n_change())
+        self.run_cached(sql, params).map(|(_, changes)| changes)
     }
 
     /// Runs several `;`-separated statements without parameters (DDL scripts).
@@ -641,8 +679,7 @@ impl Db {
 
     /// Runs a query and returns its rows.
     pub fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Vec<Value>>> {
-        let mut stmt = self.prepare(sql, params)?;
-        run(&self.io, &mut stmt)
+        self.run_cached(sql, params).map(|(rows, _)| rows)
     }
 
     /// Whether a transaction is open.
@@ -698,6 +735,10 @@ impl Db {
 
     /// Closes the connection (checkpointing what it can).
     pub fn close(&self) -> Result<()> {
+        self.statements
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clear();
         self.conn.close()?;
         Ok(())
     }
@@ -706,7 +747,10 @@ impl Db {
 impl Drop for Db {
     fn drop(&mut self) {
         // Closing checkpoints what it can; an error here has nowhere to go, and every
-        // committed transaction is already in the WAL.
+        // committed transaction is already in the WAL. Cached statements go first.
+        if let Ok(mut statements) = self.statements.lock() {
+            statements.clear();
+        }
         let _ = self.conn.close();
     }
 }

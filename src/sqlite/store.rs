@@ -31,7 +31,9 @@ impl From<DbError> for StateError {
             }
             DbError::SchemaMismatch(m) => StateError::SchemaMismatch(m),
             DbError::Constraint(m) => StateError::StorageIo(format!("constraint failed: {m}")),
-            DbError::Engine(m) => StateError::StorageIo(format!("SQL engine: {m}")),
+            DbError::Engine(m) | DbError::Stale(m) => {
+                StateError::StorageIo(format!("SQL engine: {m}"))
+            }
             DbError::Io(m) => StateError::StorageIo(m),
         }
     }

@@ -28,6 +28,27 @@ extern "C" {
     static DATE_PROTOTYPE: JsValue;
 }
 
+#[wasm_bindgen(module = "/js/json-text.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = jsonText)]
+    fn json_text(value: &JsValue, limit: f64) -> Option<String>;
+}
+
+/// The fast path for data: plain JSON data nesting at most `limit` levels, converted by
+/// JavaScript to text in one pass and parsed here, instead of one crossing per value. `None`
+/// when the value is anything else (or the text would not parse): the exact walk then names
+/// what is wrong. See `wasm/js/json-text.js` for what it accepts.
+fn fast_data(v: &JsValue, limit: usize) -> Option<Value> {
+    use serde::Deserialize;
+    #[allow(clippy::cast_precision_loss)]
+    let text = json_text(v, limit as f64)?;
+    let mut de = serde_json::Deserializer::from_str(&text);
+    de.disable_recursion_limit();
+    let value = Value::deserialize(&mut de).ok()?;
+    de.end().ok()?;
+    Some(value)
+}
+
 /// How `Date` objects are treated.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -255,6 +276,10 @@ impl Walker {
             }
             let top = self.mode == Mode::Args && self.ancestors.len() == 1;
             let value = if top && k == "data" {
+                if let Some(v) = fast_data(&item, MAX_DEPTH.saturating_sub(self.ancestors.len())) {
+                    map.insert(k, v);
+                    continue;
+                }
                 // The `data` of a snapshot input is data, even inside an argument object.
                 self.mode = Mode::Data;
                 let r = self.walk(&item, &child_path);
@@ -293,6 +318,9 @@ pub fn arg(v: &JsValue, name: &str, err: ErrFn) -> Result<Option<Value>, StateEr
 /// values, anywhere in it (`undefined`, a `Date` or a class instance is an error, as is the
 /// argument itself being `undefined`). `name` starts the paths in error messages.
 pub fn json_arg(v: &JsValue, name: &str, err: ErrFn) -> Result<Value, StateError> {
+    if let Some(value) = fast_data(v, MAX_DEPTH) {
+        return Ok(value);
+    }
     let mut w = Walker {
         err,
         mode: Mode::Data,

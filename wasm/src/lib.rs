@@ -5,6 +5,8 @@
 //! With the `sqlite` feature (the package's full entry) the SQLite backend is included; without
 //! it (the `asap-state/memory` entry) only the in-memory stores are.
 
+#[cfg(target_arch = "wasm32")]
+mod alloc;
 mod convert;
 mod diff;
 mod envelope;

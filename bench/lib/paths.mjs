@@ -1,0 +1,22 @@
+// Where the benchmarked files live.
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const BENCH = dirname(dirname(fileURLToPath(import.meta.url)));
+export const REPO = dirname(BENCH);
+export const PKG = join(REPO, "pkg");
+
+/** The directory of an installed package (bench's own dependencies, then the repository's). */
+export function packageDir(name) {
+  for (const base of [join(BENCH, "node_modules"), join(REPO, "node_modules")]) {
+    const dir = join(base, name);
+    if (existsSync(join(dir, "package.json"))) return dir;
+  }
+  throw new Error(`${name} is not installed: run make bench (it installs bench/package-lock.json)`);
+}
+
+/** An installed package's version. */
+export function packageVersion(name) {
+  return JSON.parse(readFileSync(join(packageDir(name), "package.json"), "utf8")).version;
+}

@@ -1,0 +1,48 @@
+// The shipped wasm of both entries next to the peers' (raw, gzip -9), with the budgets:
+// full ≤ 3 MB gzip (Cloudflare Workers' free plan), memory-only ≤ 150 KB gzip.
+import { readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { gzipSync } from "node:zlib";
+import { fmtBytes, check } from "../lib/harness.mjs";
+import { PKG, packageDir, packageVersion } from "../lib/paths.mjs";
+
+const GZIP_LIMIT_FULL = 3_000_000;
+const GZIP_LIMIT_MEMORY = 150_000;
+
+export function wasmSizes() {
+  const files = [
+    ["asap-state (full: memory + SQLite)", join(PKG, "wasm/full/web/asap_state_bg.wasm")],
+    ["asap-state/memory", join(PKG, "wasm/memory/web/asap_state_bg.wasm")],
+    [`sql.js ${packageVersion("sql.js")}`, join(packageDir("sql.js"), "dist/sql-wasm.wasm")],
+    [`@sqlite.org/sqlite-wasm ${packageVersion("@sqlite.org/sqlite-wasm")}`, join(packageDir("@sqlite.org/sqlite-wasm"), "dist/sqlite3.wasm")],
+  ];
+  return files.map(([name, path]) => {
+    const bytes = readFileSync(path);
+    return {
+      name,
+      raw: statSync(path).size,
+      gzip: gzipSync(bytes, { level: 9 }).length,
+    };
+  });
+}
+
+export async function sizesSection() {
+  const sizes = wasmSizes();
+  for (const s of sizes) check(s.raw > 0 && s.gzip > 0 && s.gzip < s.raw, `size of ${s.name}`);
+  const [full, memory] = sizes;
+  return {
+    title: "Wasm sizes",
+    intro: "The `.wasm` each entry ships (after wasm-opt), next to the SQLite builds users would ship instead. gzip at level 9 (what the Workers size limit counts).",
+    tables: [
+      {
+        header: ["module", "raw", "gzip"],
+        rows: sizes.map((s) => [s.name, fmtBytes(s.raw), fmtBytes(s.gzip)]),
+      },
+    ],
+    goals: [
+      { goal: "full wasm ≤ 3 MB gzip (Workers free plan)", met: full.gzip <= GZIP_LIMIT_FULL, detail: `${(full.gzip / 1e6).toFixed(2)} MB gzip` },
+      { goal: "memory-only wasm ≤ 150 KB gzip", met: memory.gzip <= GZIP_LIMIT_MEMORY, detail: `${(memory.gzip / 1e3).toFixed(1)} KB gzip` },
+    ],
+    data: sizes,
+  };
+}

@@ -1,0 +1,76 @@
+// The fast path of converting `data` to JSON: plain JSON data (plain objects, arrays, strings,
+// finite numbers, booleans, null) becomes its JSON text in one pass of JavaScript, reading each
+// property exactly once, so Rust parses one string instead of crossing into JavaScript for
+// every value. Anything else — undefined, NaN, a Date or class instance, a cycle, a lone
+// surrogate, an integer beyond 2^53 - 1, nesting past `limit`, a getter that throws — gives
+// `undefined`, and Rust's exact converter (wasm/src/convert.rs) walks the value again to name
+// what is wrong. The fast path may only ever accept what that converter accepts, as it would.
+
+const OBJECT_PROTOTYPE = Object.prototype;
+const getPrototypeOf = Object.getPrototypeOf;
+const keysOf = Object.keys;
+const isArray = Array.isArray;
+const quote = JSON.stringify;
+const isFinite = Number.isFinite;
+const MAX_EXACT = 9007199254740991;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const wellFormed =
+  typeof String.prototype.isWellFormed === "function" ? (s) => s.isWellFormed() : (s) => !LONE_SURROGATE.test(s);
+
+const BAIL = new Error("not plain JSON");
+
+function text(v, depth, limit, ancestors) {
+  switch (typeof v) {
+    case "string":
+      if (!wellFormed(v)) throw BAIL;
+      return quote(v);
+    case "number":
+      // Integers beyond 2^53 - 1 are kept as doubles by the exact converter; their text
+      // would parse as integers here.
+      if (!isFinite(v) || (v > MAX_EXACT && v % 1 === 0) || (v < -MAX_EXACT && v % 1 === 0)) throw BAIL;
+      return "" + v;
+    case "boolean":
+      return v ? "true" : "false";
+    case "object": {
+      if (v === null) return "null";
+      if (depth >= limit || ancestors.includes(v)) throw BAIL;
+      ancestors.push(v);
+      let out;
+      if (isArray(v)) {
+        const n = v.length;
+        out = "[";
+        for (let i = 0; i < n; i++) {
+          const item = v[i];
+          if (item === undefined) throw BAIL;
+          out += (i ? "," : "") + text(item, depth + 1, limit, ancestors);
+        }
+        out += "]";
+      } else {
+        const proto = getPrototypeOf(v);
+        if (proto !== OBJECT_PROTOTYPE && proto !== null) throw BAIL;
+        const keys = keysOf(v);
+        out = "{";
+        for (let i = 0; i < keys.length; i++) {
+          const key = keys[i];
+          const item = v[key];
+          if (item === undefined || !wellFormed(key)) throw BAIL;
+          out += (i ? "," : "") + quote(key) + ":" + text(item, depth + 1, limit, ancestors);
+        }
+        out += "}";
+      }
+      ancestors.pop();
+      return out;
+    }
+    default:
+      throw BAIL;
+  }
+}
+
+/** The JSON text of `value` if it is plain JSON data nesting at most `limit` levels, else undefined. */
+export function jsonText(value, limit) {
+  try {
+    return text(value, 0, limit, []);
+  } catch {
+    return undefined;
+  }
+}
