@@ -200,6 +200,55 @@ pub fn json_len(value: &impl serde::Serialize) -> usize {
     }
 }
 
+/// The deepest nesting of arrays and objects in JSON text, counted without parsing (brackets
+/// inside strings do not count).
+pub(crate) fn json_nesting(text: &str) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for b in text.bytes() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth = depth.saturating_add(1);
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
+/// Reads a row's `data` text. The stores accept values nested [`crate::MAX_DEPTH`] levels deep
+/// below a key of `data`, so the text nests up to one level more (the object itself) — past
+/// serde_json's default parser limit of 127. The depth is checked here first, then the text is
+/// parsed without that limit, so what was saved always reads back and a hostile file cannot
+/// nest deep enough to exhaust the stack.
+pub(crate) fn data_from_text(text: &str) -> std::result::Result<Map<String, Value>, String> {
+    use serde::Deserialize;
+    let limit = crate::MAX_DEPTH.saturating_add(1);
+    let depth = json_nesting(text);
+    if depth > limit {
+        return Err(format!(
+            "it nests {depth} levels deep; the limit is {limit}"
+        ));
+    }
+    let mut de = serde_json::Deserializer::from_str(text);
+    de.disable_recursion_limit();
+    let data = Map::deserialize(&mut de).map_err(|e| e.to_string())?;
+    de.end().map_err(|e| e.to_string())?;
+    Ok(data)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -99,7 +99,7 @@ pub use export::CSV_HEADER;
 pub use json::{describe, ErrFn, MAX_DATA_BYTES, MAX_DEPTH, MAX_ID_BYTES, MAX_SAFE_INTEGER};
 pub use memory::{MemoryMeteringStore, MemorySnapshotStore};
 pub use model::{
-    StateSnapshot, StateSnapshotInput, TaskSummary, Totals, UsageAggregate, UsageBucket,
+    DataText, StateSnapshot, StateSnapshotInput, TaskSummary, Totals, UsageAggregate, UsageBucket,
     UsageEvent, UsageEventInput, UsageMetrics,
 };
 pub use options::{

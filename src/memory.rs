@@ -5,9 +5,10 @@ use std::sync::{Mutex, MutexGuard};
 
 use crate::error::{Result, StateError};
 use crate::export;
+use crate::json::data_from_text;
 use crate::model::{
-    self, StateSnapshot, StateSnapshotInput, TaskSummary, Totals, UsageAggregate, UsageBucket,
-    UsageEvent, UsageEventInput,
+    self, DataText, StateSnapshot, StateSnapshotInput, TaskSummary, Totals, UsageAggregate,
+    UsageBucket, UsageEvent, UsageEventInput,
 };
 use crate::options::{
     ExportFilter, ExportFormat, PrunePolicy, QueryOptions, SaveOptions, SeriesOptions, Window,
@@ -114,9 +115,45 @@ pub(crate) fn new_event(
 }
 
 /// Snapshots held in memory. Thread-safe; returned values are copies.
+/// One stored version: its fields, and its `data` kept as the JSON text it was saved as —
+/// several times smaller than a parsed tree, and what a JavaScript caller reads back as is.
+#[derive(Debug)]
+struct Stored {
+    id: String,
+    checkpoint: bool,
+    created_at: Timestamp,
+    data: Box<str>,
+}
+
+impl Stored {
+    fn snapshot(&self, task_id: &str, version: u64) -> Result<StateSnapshot> {
+        Ok(StateSnapshot {
+            id: self.id.clone(),
+            task_id: task_id.to_owned(),
+            version,
+            data: data_from_text(&self.data).map_err(|e| {
+                StateError::StorageIo(format!("stored data of {task_id:?} v{version}: {e}"))
+            })?,
+            checkpoint: self.checkpoint,
+            created_at: self.created_at,
+        })
+    }
+
+    fn json(&self, task_id: &str, version: u64) -> Result<String> {
+        StateSnapshot::json_text(
+            &self.id,
+            task_id,
+            version,
+            &self.data,
+            self.checkpoint,
+            self.created_at,
+        )
+    }
+}
+
 #[derive(Debug)]
 pub struct MemorySnapshotStore {
-    tasks: Mutex<BTreeMap<String, BTreeMap<u64, StateSnapshot>>>,
+    tasks: Mutex<BTreeMap<String, BTreeMap<u64, Stored>>>,
     runtime: Runtime,
 }
 
@@ -143,9 +180,23 @@ impl MemorySnapshotStore {
     }
 }
 
-impl SnapshotStore for MemorySnapshotStore {
-    fn save(&self, input: StateSnapshotInput, options: SaveOptions) -> Result<StateSnapshot> {
-        input.validate()?;
+impl MemorySnapshotStore {
+    /// Validates and stores `input` (with `data` in place of its data when given), answering with `answer(snapshot, stored)`, computed before
+    /// the version is stored and under the same lock (if it fails, nothing is stored).
+    fn insert<T>(
+        &self,
+        input: StateSnapshotInput,
+        data: Option<DataText>,
+        options: SaveOptions,
+        answer: impl FnOnce(StateSnapshot, &Stored) -> Result<T>,
+    ) -> Result<T> {
+        let text = match data {
+            Some(data) => {
+                input.validate_fields()?;
+                data.as_str().to_owned()
+            }
+            None => input.validate_to_text()?,
+        };
         let mut tasks = lock(&self.tasks);
         let latest = tasks
             .get(&input.task_id)
@@ -156,33 +207,73 @@ impl SnapshotStore for MemorySnapshotStore {
             None => next_version(&input.task_id, latest)?,
         };
         let snapshot = build_snapshot(input, version, &self.runtime);
-        tasks
-            .entry(snapshot.task_id.clone())
-            .or_default()
-            .insert(version, snapshot.clone());
-        Ok(snapshot)
+        let stored = Stored {
+            id: snapshot.id.clone(),
+            checkpoint: snapshot.checkpoint,
+            created_at: snapshot.created_at,
+            data: text.into_boxed_str(),
+        };
+        let task_id = snapshot.task_id.clone();
+        let out = answer(snapshot, &stored)?;
+        tasks.entry(task_id).or_default().insert(version, stored);
+        Ok(out)
     }
 
-    fn get(&self, task_id: &str, version: Option<u64>) -> Result<Option<StateSnapshot>> {
+    fn find<T>(
+        &self,
+        task_id: &str,
+        version: Option<u64>,
+        f: impl FnOnce(&Stored, u64) -> Result<T>,
+    ) -> Result<Option<T>> {
         let tasks = lock(&self.tasks);
         let Some(versions) = tasks.get(task_id) else {
             return Ok(None);
         };
-        Ok(match version {
-            Some(v) => versions.get(&v).cloned(),
-            None => versions.values().next_back().cloned(),
+        let found = match version {
+            Some(v) => versions.get(&v).map(|s| (v, s)),
+            None => versions.iter().next_back().map(|(v, s)| (*v, s)),
+        };
+        found.map(|(v, s)| f(s, v)).transpose()
+    }
+}
+
+impl SnapshotStore for MemorySnapshotStore {
+    fn save(&self, input: StateSnapshotInput, options: SaveOptions) -> Result<StateSnapshot> {
+        self.insert(input, None, options, |snapshot, _| Ok(snapshot))
+    }
+
+    fn save_json(&self, input: StateSnapshotInput, options: SaveOptions) -> Result<String> {
+        self.insert(input, None, options, |snapshot, stored| {
+            stored.json(&snapshot.task_id, snapshot.version)
         })
+    }
+
+    fn save_data_text(
+        &self,
+        input: StateSnapshotInput,
+        data: DataText,
+        options: SaveOptions,
+    ) -> Result<String> {
+        self.insert(input, Some(data), options, |snapshot, stored| {
+            stored.json(&snapshot.task_id, snapshot.version)
+        })
+    }
+
+    fn get(&self, task_id: &str, version: Option<u64>) -> Result<Option<StateSnapshot>> {
+        self.find(task_id, version, |s, v| s.snapshot(task_id, v))
+    }
+
+    fn get_json(&self, task_id: &str, version: Option<u64>) -> Result<Option<String>> {
+        self.find(task_id, version, |s, v| s.json(task_id, v))
     }
 
     fn get_by_id(&self, task_id: &str, snapshot_id: &str) -> Result<Option<StateSnapshot>> {
         let tasks = lock(&self.tasks);
-        Ok(tasks.get(task_id).and_then(|versions| {
-            versions
-                .values()
-                .rev()
-                .find(|s| s.id == snapshot_id)
-                .cloned()
-        }))
+        tasks
+            .get(task_id)
+            .and_then(|versions| versions.iter().rev().find(|(_, s)| s.id == snapshot_id))
+            .map(|(v, s)| s.snapshot(task_id, *v))
+            .transpose()
     }
 
     fn list_versions(&self, task_id: &str) -> Result<Vec<u64>> {
@@ -215,11 +306,11 @@ impl SnapshotStore for MemorySnapshotStore {
         Ok(tasks
             .iter()
             .filter_map(|(task_id, versions)| {
-                let latest = versions.values().next_back()?;
+                let (latest_version, latest) = versions.iter().next_back()?;
                 Some(TaskSummary {
                     task_id: task_id.clone(),
                     versions: u64::try_from(versions.len()).unwrap_or(u64::MAX),
-                    latest_version: latest.version,
+                    latest_version: *latest_version,
                     latest_created_at: latest.created_at,
                     checkpoints: u64::try_from(versions.values().filter(|s| s.checkpoint).count())
                         .unwrap_or(u64::MAX),
@@ -235,8 +326,8 @@ impl SnapshotStore for MemorySnapshotStore {
             return Ok(0);
         };
         let listed: Vec<(u64, bool, Timestamp)> = versions
-            .values()
-            .map(|s| (s.version, s.checkpoint, s.created_at))
+            .iter()
+            .map(|(v, s)| (*v, s.checkpoint, s.created_at))
             .collect();
         let doomed = policy.select(&listed);
         for v in &doomed {

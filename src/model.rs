@@ -30,6 +30,42 @@ pub struct StateSnapshot {
 }
 
 impl StateSnapshot {
+    /// The JSON text `serde_json::to_string` writes for a snapshot with these fields, from the
+    /// JSON text of its `data` (which is embedded as it is: it must be a JSON object).
+    pub(crate) fn json_text(
+        id: &str,
+        task_id: &str,
+        version: u64,
+        data_text: &str,
+        checkpoint: bool,
+        created_at: Timestamp,
+    ) -> Result<String> {
+        let mut out = String::with_capacity(data_text.len().saturating_add(160));
+        let string = |out: &mut String, s: &str| -> Result<()> {
+            let quoted = serde_json::to_string(s)
+                .map_err(|e| StateError::StorageIo(format!("could not encode a snapshot: {e}")))?;
+            out.push_str(&quoted);
+            Ok(())
+        };
+        out.push_str("{\"id\":");
+        string(&mut out, id)?;
+        out.push_str(",\"task_id\":");
+        string(&mut out, task_id)?;
+        out.push_str(",\"version\":");
+        out.push_str(&version.to_string());
+        out.push_str(",\"data\":");
+        out.push_str(data_text);
+        out.push_str(if checkpoint {
+            ",\"checkpoint\":true,\"created_at\":\""
+        } else {
+            ",\"checkpoint\":false,\"created_at\":\""
+        });
+        // A timestamp's text needs no escaping.
+        out.push_str(&created_at.to_string());
+        out.push_str("\"}");
+        Ok(out)
+    }
+
     /// Reads a snapshot as the stores return it, e.g. one a JavaScript caller passes back to
     /// [`crate::diff_snapshots`]: an object with exactly the six fields, every one required.
     /// `what` names the argument in messages (`"from"` gives `from.data is required`).
@@ -185,6 +221,34 @@ impl StateSnapshotInput {
 
     /// Checks what the types cannot: non-empty ids, the version range, `data` depth and size.
     pub fn validate(&self) -> Result<()> {
+        self.validate_fields()?;
+        let len = json_len(&self.data);
+        if len > MAX_DATA_BYTES {
+            return Err(StateError::TooLarge(format!(
+                "snapshot.data is {len} bytes as JSON; the limit is {MAX_DATA_BYTES}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// [`validate`](Self::validate), returning the JSON text of `data` (serialized once: its
+    /// length is the size check, and the stores keep it).
+    pub fn validate_to_text(&self) -> Result<String> {
+        self.validate_fields()?;
+        let text = serde_json::to_string(&self.data).map_err(|e| {
+            StateError::InvalidSnapshot(format!("snapshot.data cannot be written as JSON: {e}"))
+        })?;
+        if text.len() > MAX_DATA_BYTES {
+            return Err(StateError::TooLarge(format!(
+                "snapshot.data is {} bytes as JSON; the limit is {MAX_DATA_BYTES}",
+                text.len()
+            )));
+        }
+        Ok(text)
+    }
+
+    /// Everything [`validate`](Self::validate) checks but `data`'s size.
+    pub(crate) fn validate_fields(&self) -> Result<()> {
         let err = StateError::InvalidSnapshot;
         check_id(&self.task_id, "snapshot.task_id", err)?;
         if let Some(id) = &self.id {
@@ -200,13 +264,96 @@ impl StateSnapshotInput {
         for (key, value) in &self.data {
             check_depth(value, &format!("snapshot.data.{key}"))?;
         }
-        let len = json_len(&self.data);
-        if len > MAX_DATA_BYTES {
+        Ok(())
+    }
+}
+
+/// The JSON text of a snapshot's `data`, checked as [`StateSnapshotInput::validate`] checks
+/// `data` (an object, nesting, size) and written in serde_json's compact form — the text a
+/// store keeps — without building a tree. The JavaScript binding hands plain data across as
+/// text and saves it with [`crate::SnapshotStore::save_data_text`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataText(String);
+
+impl DataText {
+    /// Checks and rewrites JSON text of `data`. Errors: `INVALID_SNAPSHOT` for text that is not
+    /// one JSON object; `TOO_LARGE` for nesting past [`crate::MAX_DEPTH`] below a key or more
+    /// than [`MAX_DATA_BYTES`] bytes (as written here).
+    pub fn parse(text: &str) -> Result<DataText> {
+        let invalid = |e: String| StateError::InvalidSnapshot(format!("snapshot.data: {e}"));
+        // Streamed from parser to writer, under serde_json's nesting limit (127 levels), which
+        // is within ours; text it refuses for any reason (deeper nesting, bad syntax) takes
+        // the exact path below, which gives the definitive answer.
+        let mut out = Vec::with_capacity(text.len());
+        let mut de = serde_json::Deserializer::from_str(text);
+        let streamed =
+            serde_transcode::transcode(&mut de, &mut serde_json::Serializer::new(&mut out)).is_ok()
+                && de.end().is_ok()
+                && out.first() == Some(&b'{');
+        let compact = if streamed {
+            String::from_utf8(out).map_err(|e| invalid(e.to_string()))?
+        } else {
+            if json::json_nesting(text) > json::MAX_DEPTH.saturating_add(1) {
+                return Err(StateError::TooLarge(format!(
+                    "snapshot.data nests deeper than {} levels",
+                    json::MAX_DEPTH
+                )));
+            }
+            let data = match json::data_from_text(text) {
+                Ok(data) => data,
+                Err(e) => {
+                    return Err(match serde_json::from_str::<Value>(text) {
+                        Ok(value) if !value.is_object() => StateError::InvalidSnapshot(format!(
+                            "snapshot.data must be a plain object, got {}",
+                            json::describe(&value)
+                        )),
+                        _ => invalid(e),
+                    })
+                }
+            };
+            for (key, value) in &data {
+                check_depth(value, &format!("snapshot.data.{key}"))?;
+            }
+            serde_json::to_string(&data).map_err(|e| invalid(e.to_string()))?
+        };
+        if compact.len() > MAX_DATA_BYTES {
             return Err(StateError::TooLarge(format!(
-                "snapshot.data is {len} bytes as JSON; the limit is {MAX_DATA_BYTES}"
+                "snapshot.data is {} bytes as JSON; the limit is {MAX_DATA_BYTES}",
+                compact.len()
             )));
         }
-        Ok(())
+        Ok(DataText(compact))
+    }
+
+    /// Text that is already what serde_json writes for a `data` object — compact, nesting
+    /// within the limits — as the JavaScript binding writes plain data (`wasm/js/json-text.js`,
+    /// byte for byte serde_json's form, tested). Only the size and that it is an object are
+    /// checked here: it is kept as it is, without a parse. Anything else must go through
+    /// [`parse`](Self::parse): a store handed text that is not JSON would keep it.
+    pub fn from_canonical(text: String) -> Result<DataText> {
+        if !text.starts_with('{') {
+            return Err(StateError::InvalidSnapshot(
+                "snapshot.data must be a plain object".into(),
+            ));
+        }
+        if text.len() > MAX_DATA_BYTES {
+            return Err(StateError::TooLarge(format!(
+                "snapshot.data is {} bytes as JSON; the limit is {MAX_DATA_BYTES}",
+                text.len()
+            )));
+        }
+        Ok(DataText(text))
+    }
+
+    /// The checked text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The data as values.
+    pub fn to_data(&self) -> Result<Map<String, Value>> {
+        json::data_from_text(&self.0)
+            .map_err(|e| StateError::InvalidSnapshot(format!("snapshot.data: {e}")))
     }
 }
 

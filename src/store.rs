@@ -2,8 +2,8 @@
 
 use crate::error::Result;
 use crate::model::{
-    StateSnapshot, StateSnapshotInput, TaskSummary, UsageAggregate, UsageBucket, UsageEvent,
-    UsageEventInput,
+    DataText, StateSnapshot, StateSnapshotInput, TaskSummary, UsageAggregate, UsageBucket,
+    UsageEvent, UsageEventInput,
 };
 use crate::options::{
     ExportFilter, ExportFormat, PrunePolicy, QueryOptions, SaveOptions, SeriesOptions, Window,
@@ -25,6 +25,32 @@ pub trait SnapshotStore {
     /// The given version, or the highest version when `version` is `None`; `None` if absent.
     fn get(&self, task_id: &str, version: Option<u64>) -> Result<Option<StateSnapshot>>;
 
+    /// [`save`](Self::save), answering with the stored snapshot as JSON text (exactly what
+    /// `serde_json::to_string` writes for it): what the JavaScript binding hands back. Backends
+    /// that hold JSON text override it to skip building and re-serialising the snapshot.
+    fn save_json(&self, input: StateSnapshotInput, options: SaveOptions) -> Result<String> {
+        snapshot_text(&self.save(input, options)?)
+    }
+
+    /// [`save_json`](Self::save_json) of `input` with `data` (already checked) in place of
+    /// `input.data`, which is ignored. Backends that store JSON text keep `data` as it is.
+    fn save_data_text(
+        &self,
+        mut input: StateSnapshotInput,
+        data: DataText,
+        options: SaveOptions,
+    ) -> Result<String> {
+        input.data = data.to_data()?;
+        self.save_json(input, options)
+    }
+
+    /// [`get`](Self::get) as JSON text, as [`save_json`](Self::save_json).
+    fn get_json(&self, task_id: &str, version: Option<u64>) -> Result<Option<String>> {
+        self.get(task_id, version)?
+            .map(|s| snapshot_text(&s))
+            .transpose()
+    }
+
     /// The task's snapshot with this id (the highest version if several share it).
     fn get_by_id(&self, task_id: &str, snapshot_id: &str) -> Result<Option<StateSnapshot>>;
 
@@ -42,6 +68,13 @@ pub trait SnapshotStore {
     /// Deletes the versions [`PrunePolicy`] selects and returns how many. The latest version is
     /// never deleted.
     fn prune(&self, task_id: &str, policy: PrunePolicy) -> Result<u64>;
+}
+
+/// A snapshot's JSON text.
+pub(crate) fn snapshot_text(snapshot: &StateSnapshot) -> Result<String> {
+    serde_json::to_string(snapshot).map_err(|e| {
+        crate::error::StateError::StorageIo(format!("could not encode a snapshot: {e}"))
+    })
 }
 
 /// Usage events of agents, for metering.

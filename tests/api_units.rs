@@ -249,3 +249,113 @@ fn null_is_a_value_not_an_absence() {
     let err = QueryOptions::from_json(Some(&json!({"limit": null}))).unwrap_err();
     assert_eq!(err.code(), "INVALID_ARGUMENT");
 }
+
+/// `DataText` (how the JavaScript binding hands plain data to the stores) writes what
+/// serialising the parsed value writes, and refuses what `StateSnapshotInput` refuses.
+#[test]
+fn data_text_is_the_compact_text_of_the_parsed_data() {
+    let texts = [
+        "{}",
+        r#"{ "a" : 1, "b": [1.5, -2, null, true, 1e-7, 0.000001, 1.5e300, -0.0],
+            "c": {"d": "quote \" \\ \n \u0001 é 😀 \ud83d\ude00"}, "e": 18446744073709551615 }"#,
+        r#"{"z": 1, "a": 2, "m": {"y": [], "b": {}}}"#,
+        r#"{"n": 12345678901234567890123, "f": 0.1, "g": 100.0}"#,
+    ];
+    for text in texts {
+        let parsed: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(text).unwrap();
+        let data = DataText::parse(text).unwrap();
+        assert_eq!(
+            data.as_str(),
+            serde_json::to_string(&parsed).unwrap(),
+            "{text}"
+        );
+        assert_eq!(data.to_data().unwrap(), parsed);
+    }
+    for (text, code) in [
+        ("[1]", "INVALID_SNAPSHOT"),
+        ("1", "INVALID_SNAPSHOT"),
+        ("null", "INVALID_SNAPSHOT"),
+        ("{", "INVALID_SNAPSHOT"),
+        (r#"{"a": 1} x"#, "INVALID_SNAPSHOT"),
+        (r#"{"a": NaN}"#, "INVALID_SNAPSHOT"),
+    ] {
+        assert_eq!(DataText::parse(text).unwrap_err().code(), code, "{text}");
+    }
+    // The depth rule is the one `validate` applies: 128 levels below a key (the innermost
+    // scalar counted), one more refused.
+    let nest = |levels: usize| {
+        let mut v = json!(1);
+        for _ in 1..levels {
+            v = json!([v]);
+        }
+        json!({ "deep": v }).as_object().cloned().unwrap()
+    };
+    let text = |levels: usize| serde_json::to_string(&nest(levels)).unwrap();
+    assert!(DataText::parse(&text(128)).is_ok());
+    assert!(StateSnapshotInput::new("t", nest(128)).validate().is_ok());
+    assert_eq!(DataText::parse(&text(129)).unwrap_err().code(), "TOO_LARGE");
+    assert_eq!(DataText::parse(&text(400)).unwrap_err().code(), "TOO_LARGE");
+    assert_eq!(
+        DataText::parse(&format!("{}1", "[".repeat(300)))
+            .unwrap_err()
+            .code(),
+        "TOO_LARGE"
+    );
+    let input = StateSnapshotInput::new("t", nest(129));
+    assert_eq!(input.validate().unwrap_err().code(), "TOO_LARGE");
+    // Size: the limit applies to the compact text, whitespace in the input does not count.
+    let big = format!(r#"{{"s": "{}"}}"#, "x".repeat(MAX_DATA_BYTES - 8));
+    assert_eq!(
+        DataText::parse(&big).unwrap().as_str().len(),
+        MAX_DATA_BYTES
+    );
+    let spaced = format!("{{  \"s\"  :  \"{}\"  }}", "x".repeat(MAX_DATA_BYTES - 8));
+    assert!(DataText::parse(&spaced).is_ok());
+    let over = format!(r#"{{"s": "{}"}}"#, "x".repeat(MAX_DATA_BYTES - 7));
+    assert_eq!(DataText::parse(&over).unwrap_err().code(), "TOO_LARGE");
+}
+
+/// Saving data as text stores exactly what saving the parsed data stores, on every backend.
+#[test]
+fn save_data_text_equals_save() {
+    let text = r#"{"a": [1, 2.5, "x"], "b": {"c": null}}"#;
+    let stores: Vec<Box<dyn SnapshotStore>> = vec![
+        Box::new(MemorySnapshotStore::new()),
+        Box::new(
+            sqlite::SqliteStateDb::open_in_memory(Runtime::default())
+                .unwrap()
+                .snapshots(),
+        ),
+    ];
+    for store in stores {
+        let by_text = store
+            .save_data_text(
+                StateSnapshotInput::new("t", serde_json::Map::new()).id("one"),
+                DataText::parse(text).unwrap(),
+                SaveOptions::default(),
+            )
+            .unwrap();
+        let by_value = store
+            .save_json(
+                StateSnapshotInput::new("t", serde_json::from_str(text).unwrap()).id("two"),
+                SaveOptions::default(),
+            )
+            .unwrap();
+        let one = store.get("t", Some(1)).unwrap().unwrap();
+        let two = store.get("t", Some(2)).unwrap().unwrap();
+        assert_eq!(one.data, two.data);
+        assert_eq!(by_text, serde_json::to_string(&one).unwrap());
+        assert_eq!(by_value, serde_json::to_string(&two).unwrap());
+        // A refused save changes nothing.
+        let err = store
+            .save_data_text(
+                StateSnapshotInput::new("", serde_json::Map::new()),
+                DataText::parse(text).unwrap(),
+                SaveOptions::default(),
+            )
+            .unwrap_err();
+        assert_eq!(err.code(), "INVALID_SNAPSHOT");
+        assert_eq!(store.list_versions("t").unwrap(), vec![1, 2]);
+    }
+}

@@ -2,16 +2,17 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use serde_json::{Map, Value as Json};
+use serde_json::Value as Json;
 
 use super::backing::{BackingStore, MemoryStore};
 use super::engine::{self, Db, DbError, SqlValue, SCHEMA_SQL};
 use crate::error::{Result, StateError};
 use crate::export;
+use crate::json::data_from_text;
 use crate::memory::{build_snapshot, check_expected, new_event, next_version};
 use crate::model::{
-    self, StateSnapshot, StateSnapshotInput, TaskSummary, Totals, UsageAggregate, UsageBucket,
-    UsageEvent, UsageEventInput, UsageMetrics,
+    self, DataText, StateSnapshot, StateSnapshotInput, TaskSummary, Totals, UsageAggregate,
+    UsageBucket, UsageEvent, UsageEventInput, UsageMetrics,
 };
 use crate::options::{
     ExportFilter, ExportFormat, PrunePolicy, QueryOptions, SaveOptions, SeriesOptions, Window,
@@ -343,55 +344,6 @@ fn snapshot_from_row(row: &[SqlValue]) -> Result<StateSnapshot> {
     })
 }
 
-/// The deepest nesting of arrays and objects in JSON text, counted without parsing (brackets
-/// inside strings do not count).
-fn json_nesting(text: &str) -> usize {
-    let (mut depth, mut deepest) = (0usize, 0usize);
-    let (mut in_string, mut escaped) = (false, false);
-    for b in text.bytes() {
-        if in_string {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
-            b'[' | b'{' => {
-                depth = depth.saturating_add(1);
-                deepest = deepest.max(depth);
-            }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    deepest
-}
-
-/// Reads a row's `data` text. The stores accept values nested [`crate::MAX_DEPTH`] levels deep
-/// below a key of `data`, so the text nests up to one level more (the object itself) — past
-/// serde_json's default parser limit of 127. The depth is checked here first, then the text is
-/// parsed without that limit, so what was saved always reads back and a hostile file cannot
-/// nest deep enough to exhaust the stack.
-fn data_from_text(text: &str) -> std::result::Result<Map<String, Json>, String> {
-    use serde::Deserialize;
-    let limit = crate::MAX_DEPTH.saturating_add(1);
-    let depth = json_nesting(text);
-    if depth > limit {
-        return Err(format!(
-            "it nests {depth} levels deep; the limit is {limit}"
-        ));
-    }
-    let mut de = serde_json::Deserializer::from_str(text);
-    de.disable_recursion_limit();
-    let data = Map::deserialize(&mut de).map_err(|e| e.to_string())?;
-    de.end().map_err(|e| e.to_string())?;
-    Ok(data)
-}
-
 fn metrics_from_text(text: &str) -> Result<UsageMetrics> {
     let bad = |why: String| corrupt(format!("usage_events.metrics {text:?}: {why}"));
     let value: Json = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
@@ -460,10 +412,15 @@ fn latest_version(db: &Db, task_id: &str) -> Result<Option<u64>> {
         .transpose()
 }
 
-impl SnapshotStore for SqliteSnapshotStore {
-    fn save(&self, input: StateSnapshotInput, options: SaveOptions) -> Result<StateSnapshot> {
-        input.validate()?;
-        let data = to_json_text(&input.data)?;
+impl SqliteSnapshotStore {
+    /// Stores `input` with `data` (its data's checked JSON text) in one transaction; the stored
+    /// snapshot, its `data` moved from the input.
+    fn insert(
+        &self,
+        input: StateSnapshotInput,
+        data: &str,
+        options: SaveOptions,
+    ) -> Result<StateSnapshot> {
         let runtime = self.db.shared.runtime.clone();
         self.db.transaction(|db| {
             let latest = latest_version(db, &input.task_id)?;
@@ -479,13 +436,46 @@ impl SnapshotStore for SqliteSnapshotStore {
                     text(&snapshot.task_id),
                     text(&snapshot.id),
                     int(snapshot.version),
-                    text(&data),
+                    text(data),
                     int(u64::from(snapshot.checkpoint)),
                     text(&snapshot.created_at.to_string()),
                 ],
             )?;
             Ok(snapshot)
         })
+    }
+}
+
+fn json_of(s: &StateSnapshot, data: &str) -> Result<String> {
+    StateSnapshot::json_text(
+        &s.id,
+        &s.task_id,
+        s.version,
+        data,
+        s.checkpoint,
+        s.created_at,
+    )
+}
+
+impl SnapshotStore for SqliteSnapshotStore {
+    fn save(&self, input: StateSnapshotInput, options: SaveOptions) -> Result<StateSnapshot> {
+        let data = input.validate_to_text()?;
+        self.insert(input, &data, options)
+    }
+
+    fn save_json(&self, input: StateSnapshotInput, options: SaveOptions) -> Result<String> {
+        let data = input.validate_to_text()?;
+        json_of(&self.insert(input, &data, options)?, &data)
+    }
+
+    fn save_data_text(
+        &self,
+        input: StateSnapshotInput,
+        data: DataText,
+        options: SaveOptions,
+    ) -> Result<String> {
+        input.validate_fields()?;
+        json_of(&self.insert(input, data.as_str(), options)?, data.as_str())
     }
 
     fn get(&self, task_id: &str, version: Option<u64>) -> Result<Option<StateSnapshot>> {
@@ -795,6 +785,7 @@ impl MeteringStore for SqliteMeteringStore {
 )]
 mod tests {
     use super::*;
+    use crate::json::json_nesting;
 
     #[test]
     fn db_errors_map_to_state_error_codes() {

@@ -300,6 +300,7 @@ macro_rules! contract_suite {
                 prune_never_deletes_latest,
                 prune_rejects_empty_policy,
                 returned_snapshots_are_copies,
+                json_answers_are_the_serialized_snapshots,
                 // CONTRACT §3 metering
                 record_is_idempotent_by_id,
                 record_defaults_come_from_the_runtime,
@@ -335,6 +336,52 @@ pub(crate) use contract_suite;
 // ---------------------------------------------------------------------------------------------
 // §4.1 InMemorySnapshotStore
 // ---------------------------------------------------------------------------------------------
+
+/// `save_json` / `get_json` (what the JavaScript binding hands back) are byte for byte what
+/// serialising `save` / `get` gives, including escapes in ids, nested data, deep values and
+/// timestamps with and without microseconds; a refused `save_json` changes nothing.
+pub fn json_answers_are_the_serialized_snapshots(f: &impl Factory) {
+    let c = setup(f);
+    let mut deep = json!("bottom");
+    for _ in 0..127 {
+        deep = json!([deep]);
+    }
+    let datas = [
+        json!({}),
+        json!({"a": 1, "b": [1.5, -2, null, true], "c": {"d": "quote \" \\ \n \u{1} é 😀"}}),
+        json!({"deep": deep}),
+        json!({"big": 9007199254740991u64, "neg": -9007199254740991i64, "tiny": 5e-324, "f": 0.1}),
+    ];
+    for (i, data) in datas.iter().enumerate() {
+        let mut input = StateSnapshotInput::new("json \"task\" ü", obj(data.clone()));
+        input.id = Some(format!("id \"{i}\" \\ ✓"));
+        input.checkpoint = i % 2 == 0;
+        if i == 1 {
+            input.created_at = Some(ts("2025-02-08T12:00:00.123456+00:00"));
+        }
+        let text = c.snaps.save_json(input, SaveOptions::default()).unwrap();
+        let version = u64::try_from(i + 1).unwrap();
+        let got = get(&c.snaps, "json \"task\" ü", Some(version)).unwrap();
+        assert_eq!(text, serde_json::to_string(&got).unwrap());
+        let latest = c.snaps.get_json("json \"task\" ü", None).unwrap().unwrap();
+        assert_eq!(latest, text);
+        let again = c.snaps.get_json("json \"task\" ü", Some(version)).unwrap();
+        assert_eq!(again.as_deref(), Some(text.as_str()));
+    }
+    assert_eq!(c.snaps.get_json("nobody", None).unwrap(), None);
+    assert_eq!(c.snaps.get_json("json \"task\" ü", Some(99)).unwrap(), None);
+    let conflict = c.snaps.save_json(
+        StateSnapshotInput::new("json \"task\" ü", obj(json!({"x": 1}))),
+        SaveOptions {
+            expected_version: Some(1),
+        },
+    );
+    assert_eq!(conflict.unwrap_err().code(), "VERSION_CONFLICT");
+    assert_eq!(
+        c.snaps.list_versions("json \"task\" ü").unwrap(),
+        vec![1, 2, 3, 4]
+    );
+}
 
 pub fn save_snapshot_stores_correctly(f: &impl Factory) {
     let c = setup(f);

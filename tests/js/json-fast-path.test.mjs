@@ -6,7 +6,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { MemorySnapshotStore, SqliteStateDb, diffJson } from "asap-state";
-import { jsonText } from "../../wasm/js/json-text.js";
+import { jsonText as jsonBytes } from "../../wasm/js/json-text.js";
+
+/** The fast path's text (it hands wasm UTF-8 bytes), or undefined where it gives up. */
+const jsonText = (value, limit) => {
+  const bytes = jsonBytes(value, limit);
+  return bytes && new TextDecoder().decode(bytes);
+};
 
 function rng(seed) {
   let a = seed >>> 0;
@@ -18,7 +24,7 @@ function rng(seed) {
   };
 }
 
-const NUMBERS = [0, -0, 1, -1, 1.5, 0.1 + 0.2, 1e-7, 5e-324, 2 ** 53 - 1, -(2 ** 53 - 1), 2 ** 53, 1e21, 1e300, -1e-300, 123456789.125, 2 ** 31, -(2 ** 31)];
+const NUMBERS = [0, -0, 1, -1, 1.5, 0.1 + 0.2, 1e-7, 3.2610714435e-6, -1.2e-6, 1e-6, 9.99e-6, 1e-5, 1.5e-5, 5e-324, 2 ** 53 - 1, -(2 ** 53 - 1), 2 ** 53, 1e21, 1e300, -1e-300, 123456789.125, 2 ** 31, -(2 ** 31)];
 const STRINGS = ["", "plain", 'quote " and \\ backslash', "\n\r\t\b\f", "\u0000\u001f\u007f", "\u2028\u2029", "é ü 中文", "😀 pair", "</script>", "__proto__"];
 
 function value(rand, depth) {
@@ -29,7 +35,8 @@ function value(rand, depth) {
     if (k === 1) return STRINGS[Math.floor(rand() * STRINGS.length)];
     if (k === 2) return rand() < 0.5;
     if (k === 3) return null;
-    return Math.floor(rand() * 1e6) / 100;
+    // A double of any magnitude from 1e-25 to 1e15.
+    return (rand() - 0.5) * 10 ** (Math.floor(rand() * 40) - 25);
   }
   if (r < 0.6) return Array.from({ length: Math.floor(rand() * 5) }, () => value(rand, depth + 1));
   const o = {};
@@ -105,6 +112,26 @@ test("fast and exact paths store the same data, in memory and in SQLite", async 
   }
   assert.ok(fastOnes > 200, `${fastOnes} of 400 took the fast path`);
   db.close();
+});
+
+test("files written through either path are byte for byte the same (the fast text is serde_json's)", async () => {
+  const fast = await SqliteStateDb.open();
+  const exact = await SqliteStateDb.open();
+  const rand = rng(7);
+  let compared = 0;
+  for (let i = 0; i < 300; i++) {
+    const data = { v: value(rand, 0), w: value(rand, 1), s: STRINGS[i % STRINGS.length] };
+    const extra = value(rand, 2);
+    if (jsonText({ ...data, zz_extra: extra }, 128) === undefined) continue;
+    const meta = { id: `snap-${i}`, task_id: `task-${i % 7}`, version: i + 1, created_at: "2026-11-26T09:00:00.123456+00:00", checkpoint: i % 3 === 0 };
+    fast.snapshots.save({ ...meta, data: { ...data, zz_extra: extra } });
+    exact.snapshots.save({ ...meta, data: forceExact(data, extra) });
+    compared++;
+  }
+  assert.ok(compared > 150, `${compared} compared`);
+  assert.deepEqual(fast.exportBytes(), exact.exportBytes());
+  fast.close();
+  exact.close();
 });
 
 test("errors still name the field when the fast path gives up", () => {

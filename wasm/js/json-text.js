@@ -1,10 +1,14 @@
 // The fast path of converting `data` to JSON: plain JSON data (plain objects, arrays, strings,
 // finite numbers, booleans, null) becomes its JSON text in one pass of JavaScript, reading each
-// property exactly once, so Rust parses one string instead of crossing into JavaScript for
+// property exactly once, so Rust takes one string instead of crossing into JavaScript for
 // every value. Anything else — undefined, NaN, a Date or class instance, a cycle, a lone
 // surrogate, an integer beyond 2^53 - 1, nesting past `limit`, a getter that throws — gives
 // `undefined`, and Rust's exact converter (wasm/src/convert.rs) walks the value again to name
 // what is wrong. The fast path may only ever accept what that converter accepts, as it would.
+//
+// The text is byte for byte what serde_json writes for the same value (compact, keys in
+// order, the same escapes, the same shortest number forms), so the stores keep it as it is:
+// tests/js/json-fast-path.test.mjs checks that files written through either path are equal.
 
 const OBJECT_PROTOTYPE = Object.prototype;
 const getPrototypeOf = Object.getPrototypeOf;
@@ -19,7 +23,8 @@ const wellFormed =
 
 const BAIL = new Error("not plain JSON");
 
-function text(v, depth, limit, ancestors) {
+// A cycle needs no check of its own: it nests until `limit` and gives up there.
+function text(v, depth, limit) {
   switch (typeof v) {
     case "string":
       if (!wellFormed(v)) throw BAIL;
@@ -28,13 +33,14 @@ function text(v, depth, limit, ancestors) {
       // Integers beyond 2^53 - 1 are kept as doubles by the exact converter; their text
       // would parse as integers here.
       if (!isFinite(v) || (v > MAX_EXACT && v % 1 === 0) || (v < -MAX_EXACT && v % 1 === 0)) throw BAIL;
+      // serde_json writes 1e-6 <= |v| < 1e-5 in exponent form, where JavaScript does not.
+      if (v % 1 !== 0 && ((v < 1e-5 && v >= 1e-6) || (v > -1e-5 && v <= -1e-6))) return v.toExponential();
       return "" + v;
     case "boolean":
       return v ? "true" : "false";
     case "object": {
       if (v === null) return "null";
-      if (depth >= limit || ancestors.includes(v)) throw BAIL;
-      ancestors.push(v);
+      if (depth >= limit) throw BAIL;
       let out;
       if (isArray(v)) {
         const n = v.length;
@@ -42,7 +48,7 @@ function text(v, depth, limit, ancestors) {
         for (let i = 0; i < n; i++) {
           const item = v[i];
           if (item === undefined) throw BAIL;
-          out += (i ? "," : "") + text(item, depth + 1, limit, ancestors);
+          out += (i ? "," : "") + text(item, depth + 1, limit);
         }
         out += "]";
       } else {
@@ -54,11 +60,10 @@ function text(v, depth, limit, ancestors) {
           const key = keys[i];
           const item = v[key];
           if (item === undefined || !wellFormed(key)) throw BAIL;
-          out += (i ? "," : "") + quote(key) + ":" + text(item, depth + 1, limit, ancestors);
+          out += (i ? "," : "") + quote(key) + ":" + text(item, depth + 1, limit);
         }
         out += "}";
       }
-      ancestors.pop();
       return out;
     }
     default:
@@ -66,11 +71,19 @@ function text(v, depth, limit, ancestors) {
   }
 }
 
-/** The JSON text of `value` if it is plain JSON data nesting at most `limit` levels, else undefined. */
+const encoder = new TextEncoder();
+
+/**
+ * The JSON text of `value` if it is plain JSON data nesting at most `limit` levels, else
+ * undefined. As UTF-8 bytes: wasm-bindgen copies a Uint8Array into wasm memory natively,
+ * where a string would be encoded by a JavaScript loop over its characters.
+ */
 export function jsonText(value, limit) {
+  let out;
   try {
-    return text(value, 0, limit, []);
+    out = text(value, 0, limit);
   } catch {
     return undefined;
   }
+  return encoder.encode(out);
 }

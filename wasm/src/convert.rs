@@ -31,7 +31,14 @@ extern "C" {
 #[wasm_bindgen(module = "/js/json-text.js")]
 extern "C" {
     #[wasm_bindgen(js_name = jsonText)]
-    fn json_text(value: &JsValue, limit: f64) -> Option<String>;
+    fn json_text_bytes(value: &JsValue, limit: f64) -> Option<Vec<u8>>;
+}
+
+/// The JSON text of plain JSON data nesting at most `limit` levels (see `json-text.js`).
+fn json_text(value: &JsValue, limit: usize) -> Option<String> {
+    #[allow(clippy::cast_precision_loss)]
+    let bytes = json_text_bytes(value, limit as f64)?;
+    String::from_utf8(bytes).ok()
 }
 
 /// The fast path for data: plain JSON data nesting at most `limit` levels, converted by
@@ -40,8 +47,7 @@ extern "C" {
 /// what is wrong. See `wasm/js/json-text.js` for what it accepts.
 fn fast_data(v: &JsValue, limit: usize) -> Option<Value> {
     use serde::Deserialize;
-    #[allow(clippy::cast_precision_loss)]
-    let text = json_text(v, limit as f64)?;
+    let text = json_text(v, limit)?;
     let mut de = serde_json::Deserializer::from_str(&text);
     de.disable_recursion_limit();
     let value = Value::deserialize(&mut de).ok()?;
@@ -85,6 +91,9 @@ struct Walker {
     err: ErrFn,
     mode: Mode,
     ancestors: Vec<JsValue>,
+    /// Keep a plain-JSON `data` object as its text (in `data_text`), leaving `{}` in its place.
+    capture_data: bool,
+    data_text: Option<String>,
 }
 
 fn type_name(v: &JsValue) -> String {
@@ -276,7 +285,17 @@ impl Walker {
             }
             let top = self.mode == Mode::Args && self.ancestors.len() == 1;
             let value = if top && k == "data" {
-                if let Some(v) = fast_data(&item, MAX_DEPTH.saturating_sub(self.ancestors.len())) {
+                let limit = MAX_DEPTH.saturating_sub(self.ancestors.len());
+                if self.capture_data {
+                    if let Some(text) = json_text(&item, limit) {
+                        if text.starts_with('{') {
+                            self.data_text = Some(text);
+                            map.insert(k, Value::Object(Map::new()));
+                            continue;
+                        }
+                    }
+                }
+                if let Some(v) = fast_data(&item, limit) {
                     map.insert(k, v);
                     continue;
                 }
@@ -310,8 +329,32 @@ pub fn arg(v: &JsValue, name: &str, err: ErrFn) -> Result<Option<Value>, StateEr
         err,
         mode: Mode::Args,
         ancestors: Vec::new(),
+        capture_data: false,
+        data_text: None,
     };
     w.walk(v, &Path::Root(name)).map(Some)
+}
+
+/// A snapshot input argument (`undefined` gives JSON `null`), with its `data` kept as JSON text
+/// when it is plain JSON data (then `data` in the value is `{}`): what `save` hands to
+/// [`asap_state::SnapshotStore::save_data_text`], so the data is never built as a tree.
+pub fn snapshot_arg(
+    v: &JsValue,
+    name: &str,
+    err: ErrFn,
+) -> Result<(Value, Option<String>), StateError> {
+    if v.is_undefined() {
+        return Ok((Value::Null, None));
+    }
+    let mut w = Walker {
+        err,
+        mode: Mode::Args,
+        ancestors: Vec::new(),
+        capture_data: true,
+        data_text: None,
+    };
+    let value = w.walk(v, &Path::Root(name))?;
+    Ok((value, w.data_text))
 }
 
 /// Converts a JSON value argument (e.g. of `diffJson`) as `data` is converted: only JSON
@@ -325,6 +368,8 @@ pub fn json_arg(v: &JsValue, name: &str, err: ErrFn) -> Result<Value, StateError
         err,
         mode: Mode::Data,
         ancestors: Vec::new(),
+        capture_data: false,
+        data_text: None,
     };
     w.walk(v, &Path::Root(name))
 }
@@ -332,6 +377,11 @@ pub fn json_arg(v: &JsValue, name: &str, err: ErrFn) -> Result<Value, StateError
 /// Converts an argument, mapping `undefined` to JSON `null`.
 pub fn arg_or_null(v: &JsValue, name: &str, err: ErrFn) -> Result<Value, StateError> {
     arg(v, name, err).map(|o| o.unwrap_or(Value::Null))
+}
+
+/// A fresh JavaScript value for JSON text a store wrote (`JSON.parse`).
+pub fn text_to_js(text: &str) -> Result<JsValue, JsValue> {
+    json_parse(text)
 }
 
 /// A fresh JavaScript value (plain objects and arrays) for a serialisable model.

@@ -1,18 +1,22 @@
 //! `MemorySnapshotStore` for JavaScript.
 
 use asap_state::{
-    string_arg, version_arg, PrunePolicy, SaveOptions, SnapshotStore, StateError,
+    string_arg, version_arg, DataText, PrunePolicy, SaveOptions, SnapshotStore, StateError,
     StateSnapshotInput,
 };
 use wasm_bindgen::prelude::*;
 
-use crate::convert::{arg, arg_or_null, to_js};
+use crate::convert::{arg, arg_or_null, snapshot_arg, text_to_js, to_js};
 use crate::error::{js, JsResult};
 use crate::runtime;
 
 const ARG: fn(String) -> StateError = StateError::InvalidArgument;
 
 fn task_arg(v: &JsValue, name: &str) -> JsResult<String> {
+    // A string without U+FFFD cannot hold a lone surrogate (see convert.rs): checked directly.
+    if let Some(s) = v.as_string().filter(|s| !s.contains('\u{FFFD}')) {
+        return Ok(s);
+    }
     js(arg_or_null(v, name, ARG).and_then(|v| string_arg(&v, name)))
 }
 
@@ -26,20 +30,29 @@ pub(crate) fn save(
     snapshot: &JsValue,
     options: &JsValue,
 ) -> JsResult<JsValue> {
-    let input = js(
-        arg_or_null(snapshot, "snapshot", StateError::InvalidSnapshot)
-            .and_then(|v| StateSnapshotInput::from_json(&v)),
-    )?;
+    // Plain data crosses as JSON text and is stored as such (see convert::snapshot_arg).
+    let (value, data_text) = js(snapshot_arg(
+        snapshot,
+        "snapshot",
+        StateError::InvalidSnapshot,
+    ))?;
+    let input = js(StateSnapshotInput::from_json(&value))?;
+    // The text json-text.js wrote is serde_json's own form: kept as it is.
+    let data = js(data_text.map(DataText::from_canonical).transpose())?;
     let options =
         js(arg(options, "options", ARG).and_then(|v| SaveOptions::from_json(v.as_ref())))?;
-    to_js(&js(store.save(input, options))?)
+    let text = match data {
+        Some(data) => js(store.save_data_text(input, data, options))?,
+        None => js(store.save_json(input, options))?,
+    };
+    text_to_js(&text)
 }
 
 pub(crate) fn get(store: &dyn SnapshotStore, task_id: &JsValue, v: &JsValue) -> JsResult<JsValue> {
     let task_id = task_arg(task_id, "taskId")?;
     let version = version(v)?;
-    match js(store.get(&task_id, version))? {
-        Some(s) => to_js(&s),
+    match js(store.get_json(&task_id, version))? {
+        Some(text) => text_to_js(&text),
         None => Ok(JsValue::UNDEFINED),
     }
 }
@@ -59,7 +72,13 @@ pub(crate) fn get_by_id(
 
 pub(crate) fn list_versions(store: &dyn SnapshotStore, task_id: &JsValue) -> JsResult<JsValue> {
     let task_id = task_arg(task_id, "taskId")?;
-    to_js(&js(store.list_versions(&task_id))?)
+    // Versions are integers below 2^53: exact as doubles. One copy out and one Array.from.
+    #[allow(clippy::cast_precision_loss)]
+    let versions: Vec<f64> = js(store.list_versions(&task_id))?
+        .into_iter()
+        .map(|v| v as f64)
+        .collect();
+    Ok(js_sys::Array::from(&js_sys::Float64Array::from(versions.as_slice())).into())
 }
 
 pub(crate) fn delete(store: &dyn SnapshotStore, task_id: &JsValue, v: &JsValue) -> JsResult<bool> {
