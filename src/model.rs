@@ -280,6 +280,24 @@ impl DataText {
     /// one JSON object; `TOO_LARGE` for nesting past [`crate::MAX_DEPTH`] below a key or more
     /// than [`MAX_DATA_BYTES`] bytes (as written here).
     pub fn parse(text: &str) -> Result<DataText> {
+        let compact = Self::compact(text, true)?;
+        if compact.len() > MAX_DATA_BYTES {
+            return Err(StateError::TooLarge(format!(
+                "snapshot.data is {} bytes as JSON; the limit is {MAX_DATA_BYTES}",
+                compact.len()
+            )));
+        }
+        Ok(DataText(compact))
+    }
+
+    /// `data` text read back from storage, rewritten as [`parse`](Self::parse) does but
+    /// accepting what a store reads back (what `StateSnapshot`s hold): no size limit, and the
+    /// nesting rule of reading (at most [`crate::MAX_DEPTH`] + 1 levels in all).
+    pub(crate) fn read(text: &str) -> Result<DataText> {
+        Self::compact(text, false).map(DataText)
+    }
+
+    fn compact(text: &str, saving: bool) -> Result<String> {
         let invalid = |e: String| StateError::InvalidSnapshot(format!("snapshot.data: {e}"));
         // Streamed from parser to writer, under serde_json's nesting limit (127 levels), which
         // is within ours; text it refuses for any reason (deeper nesting, bad syntax) takes
@@ -290,39 +308,33 @@ impl DataText {
             serde_transcode::transcode(&mut de, &mut serde_json::Serializer::new(&mut out)).is_ok()
                 && de.end().is_ok()
                 && out.first() == Some(&b'{');
-        let compact = if streamed {
-            String::from_utf8(out).map_err(|e| invalid(e.to_string()))?
-        } else {
-            if json::json_nesting(text) > json::MAX_DEPTH.saturating_add(1) {
-                return Err(StateError::TooLarge(format!(
-                    "snapshot.data nests deeper than {} levels",
-                    json::MAX_DEPTH
-                )));
+        if streamed {
+            return String::from_utf8(out).map_err(|e| invalid(e.to_string()));
+        }
+        if saving && json::json_nesting(text) > json::MAX_DEPTH.saturating_add(1) {
+            return Err(StateError::TooLarge(format!(
+                "snapshot.data nests deeper than {} levels",
+                json::MAX_DEPTH
+            )));
+        }
+        let data = match json::data_from_text(text) {
+            Ok(data) => data,
+            Err(e) => {
+                return Err(match serde_json::from_str::<Value>(text) {
+                    Ok(value) if !value.is_object() => StateError::InvalidSnapshot(format!(
+                        "snapshot.data must be a plain object, got {}",
+                        json::describe(&value)
+                    )),
+                    _ => invalid(e),
+                })
             }
-            let data = match json::data_from_text(text) {
-                Ok(data) => data,
-                Err(e) => {
-                    return Err(match serde_json::from_str::<Value>(text) {
-                        Ok(value) if !value.is_object() => StateError::InvalidSnapshot(format!(
-                            "snapshot.data must be a plain object, got {}",
-                            json::describe(&value)
-                        )),
-                        _ => invalid(e),
-                    })
-                }
-            };
+        };
+        if saving {
             for (key, value) in &data {
                 check_depth(value, &format!("snapshot.data.{key}"))?;
             }
-            serde_json::to_string(&data).map_err(|e| invalid(e.to_string()))?
-        };
-        if compact.len() > MAX_DATA_BYTES {
-            return Err(StateError::TooLarge(format!(
-                "snapshot.data is {} bytes as JSON; the limit is {MAX_DATA_BYTES}",
-                compact.len()
-            )));
         }
-        Ok(DataText(compact))
+        serde_json::to_string(&data).map_err(|e| invalid(e.to_string()))
     }
 
     /// Text that is already what serde_json writes for a `data` object — compact, nesting

@@ -254,9 +254,41 @@ fn snapshot_rows_whose_data_is_not_a_json_object_are_corrupt() {
         corrupt_mentions(s.get("t", None), "data is not a JSON object");
         corrupt_mentions(s.get("t", Some(1)), "data is not a JSON object");
         corrupt_mentions(s.get_by_id("t", "snap_1"), "data is not a JSON object");
+        corrupt_mentions(s.get_json("t", None), "data is not a JSON object");
+        corrupt_mentions(s.get_json("t", Some(1)), "data is not a JSON object");
         // Listing versions does not read data.
         assert_eq!(s.list_versions("t").unwrap(), [1]);
     }
+}
+
+/// `get_json` (what JavaScript reads) answers what serialising `get` answers for rows that
+/// other writers leave: whitespace, Python's `-0.0`, data larger than a save accepts, nesting
+/// as deep as reading accepts, and `NaN`, which no JSON reader accepts.
+#[test]
+fn get_json_reads_rows_as_get_does() {
+    let deep = format!("{}1{}", "[".repeat(128), "]".repeat(128));
+    let big = format!("{{\"s\": \"{}\"}}", "x".repeat(asap_state::MAX_DATA_BYTES));
+    for data in [
+        "{ \"a\" : [1, 2.50, -0.0, -0, 1E2], \"b\": {\"c\": \"\\u00e9\"} }".to_owned(),
+        format!("{{\"deep\": {deep}}}"),
+        big,
+    ] {
+        let db = open_rows(&snapshot_row("1", &format!("'{data}'")));
+        let s = db.snapshots();
+        let got = s.get("t", None).unwrap().unwrap();
+        let text = s.get_json("t", Some(1)).unwrap().unwrap();
+        assert_eq!(
+            text,
+            serde_json::to_string(&got).unwrap(),
+            "{}",
+            &data[..40.min(data.len())]
+        );
+    }
+    let db = open_rows(&snapshot_row("1", "'{\"a\": NaN}'"));
+    corrupt_mentions(
+        db.snapshots().get_json("t", None),
+        "data is not a JSON object",
+    );
 }
 
 #[test]

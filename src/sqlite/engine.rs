@@ -499,10 +499,12 @@ fn bind(stmt: &mut Statement, params: &[Value]) -> Result<()> {
     Ok(())
 }
 
-/// Drives a statement to completion, collecting rows. `StepResult::IO` only means "step again":
-/// our IO finished every completion inside the File call.
-fn run(io: &EngineIo, stmt: &mut Statement) -> Result<Vec<Vec<Value>>> {
-    let mut rows = Vec::new();
+/// A row's values, handed to a row callback (borrowed: nothing is copied).
+pub type RowFn<'a> = dyn FnMut(&[&Value]) -> Result<()> + 'a;
+
+/// Drives a statement to completion, handing each row to `on_row`. `StepResult::IO` only
+/// means "step again": our IO finished every completion inside the File call.
+fn run(io: &EngineIo, stmt: &mut Statement, on_row: &mut RowFn<'_>) -> Result<()> {
     // Guard against a bug turning into an endless loop (which would hang a wasm instance).
     let mut idle_steps: u32 = 0;
     loop {
@@ -510,10 +512,11 @@ fn run(io: &EngineIo, stmt: &mut Statement) -> Result<Vec<Vec<Value>>> {
             StepResult::Row => {
                 idle_steps = 0;
                 if let Some(row) = stmt.row() {
-                    rows.push(row.get_values().cloned().collect());
+                    let values: Vec<&Value> = row.get_values().collect();
+                    on_row(&values)?;
                 }
             }
-            StepResult::Done => return Ok(rows),
+            StepResult::Done => return Ok(()),
             StepResult::IO | StepResult::Yield | StepResult::Sleep { .. } => {
                 if let Some(c) = stmt.take_io_completions() {
                     c.wait(io)?;
@@ -546,7 +549,8 @@ impl Db {
             None => Vec::new(),
         };
         if existing.is_empty() {
-            return Self::open_unchecked(store, path);
+            // A fresh database: no schema page to touch yet.
+            return Self::open_unchecked(store, path, false);
         }
         let page_size = validate_image(&existing)?;
         let schema =
@@ -554,7 +558,7 @@ impl Db {
         check_automatic_indexes(&schema)?;
         if private {
             drop(existing);
-            let db = Self::open_unchecked(store, path).map_err(refused)?;
+            let db = Self::open_unchecked(store, path, true).map_err(refused)?;
             db.validate().map_err(refused)?;
             return Ok(db);
         }
@@ -568,10 +572,10 @@ impl Db {
             );
         }
         {
-            let probe = Self::open_unchecked(scratch, PROBE_PATH).map_err(refused)?;
+            let probe = Self::open_unchecked(scratch, PROBE_PATH, true).map_err(refused)?;
             probe.validate().map_err(refused)?;
         }
-        Self::open_unchecked(store, path)
+        Self::open_unchecked(store, path, true)
     }
 
     /// The engine's own checks of an existing file: integrity, the contract's tables, then the
@@ -606,7 +610,9 @@ impl Db {
         }
     }
 
-    fn open_unchecked(store: Arc<dyn BackingStore>, path: &str) -> Result<Db> {
+    /// Opens `path` without the file checks; `touch` reads the schema once, so a damaged
+    /// `sqlite_schema` page fails here rather than later (pointless for a fresh database).
+    fn open_unchecked(store: Arc<dyn BackingStore>, path: &str, touch: bool) -> Result<Db> {
         let seed = NEXT_SEED.fetch_add(1, Ordering::Relaxed);
         let io = Arc::new(EngineIo::new(store, seed));
         let dyn_io: Arc<dyn IO> = io.clone();
@@ -631,8 +637,9 @@ impl Db {
             conn,
             path: path.to_owned(),
         };
-        // Touch the schema so a damaged sqlite_schema page fails here, not later.
-        this.query("SELECT count(*) FROM sqlite_schema", &[])?;
+        if touch {
+            this.query("SELECT count(*) FROM sqlite_schema", &[])?;
+        }
         Ok(this)
     }
 
@@ -640,7 +647,7 @@ impl Db {
     /// rows and the number of rows changed. The statement is reset after every run, so it holds
     /// no cursor or read transaction between calls; one that failed is dropped, not reused. A
     /// statement the engine reports stale (the schema changed under it) is prepared again once.
-    fn run_cached(&self, sql: &str, params: &[Value]) -> Result<(Vec<Vec<Value>>, i64)> {
+    fn run_cached(&self, sql: &str, params: &[Value], on_row: &mut RowFn<'_>) -> Result<i64> {
         let mut cache = self
             .statements
             .lock()
@@ -651,13 +658,13 @@ impl Db {
                 Some(stmt) => stmt,
                 None => self.conn.prepare(sql)?,
             };
-            let result = bind(&mut stmt, params).and_then(|()| run(&self.io, &mut stmt));
+            let result = bind(&mut stmt, params).and_then(|()| run(&self.io, &mut stmt, on_row));
             let changes = stmt.n_change();
             let reset = stmt.reset();
             match (result, reset) {
-                (Ok(rows), Ok(())) => {
+                (Ok(()), Ok(())) => {
                     cache.insert(sql.to_owned(), stmt);
-                    return Ok((rows, changes));
+                    return Ok(changes);
                 }
                 (Err(DbError::Stale(_)), _) if !retried => retried = true,
                 (Err(e), _) => return Err(e),
@@ -668,7 +675,7 @@ impl Db {
 
     /// Runs one statement (positional `?` parameters), ignoring rows; returns rows changed.
     pub fn exec(&self, sql: &str, params: &[Value]) -> Result<i64> {
-        self.run_cached(sql, params).map(|(_, changes)| changes)
+        self.run_cached(sql, params, &mut |_| Ok(()))
     }
 
     /// Runs several `;`-separated statements without parameters (DDL scripts).
@@ -679,7 +686,23 @@ impl Db {
 
     /// Runs a query and returns its rows.
     pub fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Vec<Value>>> {
-        self.run_cached(sql, params).map(|(rows, _)| rows)
+        let mut rows = Vec::new();
+        self.run_cached(sql, params, &mut |row| {
+            rows.push(row.iter().map(|v| (*v).clone()).collect());
+            Ok(())
+        })?;
+        Ok(rows)
+    }
+
+    /// Runs a query, handing each row to `on_row` as it comes (nothing collected or copied);
+    /// an error from `on_row` stops the query and is returned.
+    pub fn query_each(
+        &self,
+        sql: &str,
+        params: &[Value],
+        mut on_row: impl FnMut(&[&Value]) -> Result<()>,
+    ) -> Result<()> {
+        self.run_cached(sql, params, &mut on_row).map(|_| ())
     }
 
     /// Whether a transaction is open.

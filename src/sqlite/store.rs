@@ -320,6 +320,43 @@ fn col_u64(row: &[SqlValue], i: usize, table: &str, name: &str) -> Result<u64> {
 const SNAPSHOT_COLUMNS: &str = "task_id, id, version, data, checkpoint, created_at";
 const EVENT_COLUMNS: &str = "id, task_id, agent_id, consumer_id, metrics, timestamp";
 
+const GET_VERSION: &str = "SELECT task_id, id, version, data, checkpoint, created_at FROM snapshots WHERE task_id = ? AND version = ?";
+const GET_LATEST: &str = "SELECT task_id, id, version, data, checkpoint, created_at FROM snapshots WHERE task_id = ? ORDER BY version DESC LIMIT 1";
+
+/// The row of a task's version (the latest without one).
+fn get_row(db: &Db, task_id: &str, version: Option<u64>) -> Result<Option<Vec<SqlValue>>> {
+    let rows = match version {
+        Some(v) => db.query(GET_VERSION, &[text(task_id), int(v)])?,
+        None => db.query(GET_LATEST, &[text(task_id)])?,
+    };
+    Ok(rows.into_iter().next())
+}
+
+/// A snapshot row as the JSON text of its snapshot (see `get_json`).
+fn snapshot_json_from_row(row: &[SqlValue]) -> Result<String> {
+    let t = "snapshots";
+    let task_id = col_text(row, 0, t, "task_id")?;
+    let version = col_u64(row, 2, t, "version")?;
+    let data_text = col_text(row, 3, t, "data")?;
+    let data = DataText::read(&data_text).map_err(|e| {
+        corrupt(format!(
+            "snapshots row ({task_id:?}, {version}): data is not a JSON object: {}",
+            e.message()
+        ))
+    })?;
+    let created_at =
+        Timestamp::parse_lenient(&col_text(row, 5, t, "created_at")?, "snapshots.created_at")
+            .map_err(|e| corrupt(e.message().to_owned()))?;
+    StateSnapshot::json_text(
+        &col_text(row, 1, t, "id")?,
+        &task_id,
+        version,
+        data.as_str(),
+        col_int(row, 4, t, "checkpoint")? != 0,
+        created_at,
+    )
+}
+
 fn snapshot_from_row(row: &[SqlValue]) -> Result<StateSnapshot> {
     let t = "snapshots";
     let task_id = col_text(row, 0, t, "task_id")?;
@@ -344,7 +381,72 @@ fn snapshot_from_row(row: &[SqlValue]) -> Result<StateSnapshot> {
     })
 }
 
+/// Runs a query, handing each row to `f` without collecting the rows; the first error of `f`
+/// stops it and is returned as it is.
+fn each_row(
+    db: &Db,
+    sql: &str,
+    params: &[SqlValue],
+    mut f: impl FnMut(&[&SqlValue]) -> Result<()>,
+) -> Result<()> {
+    let mut failed: Option<StateError> = None;
+    let result = db.query_each(sql, params, |row| {
+        f(row).map_err(|e| {
+            let message = e.message().to_owned();
+            failed = Some(e);
+            DbError::Engine(message)
+        })
+    });
+    match (result, failed) {
+        (Ok(()), _) => Ok(()),
+        (Err(_), Some(e)) => Err(e),
+        (Err(e), None) => Err(e.into()),
+    }
+}
+
+/// Column `i` of a `usage_events` row as text.
+fn row_text<'a>(row: &[&'a SqlValue], i: usize, name: &str) -> Result<&'a str> {
+    row.get(i)
+        .ok_or_else(|| corrupt("usage_events: a row has too few columns".into()))?
+        .to_text()
+        .ok_or_else(|| corrupt(format!("usage_events.{name} is not text")))
+}
+
 fn metrics_from_text(text: &str) -> Result<UsageMetrics> {
+    // What this library writes (and most writers do): an object of non-negative integers,
+    // read straight into the struct. Anything else (a duplicate key, a float, a string, not an
+    // object) takes the exact path, which names what is wrong, or accepts it as it always did.
+    #[derive(serde::Deserialize)]
+    #[serde(default)]
+    struct Plain {
+        tokens_in: u64,
+        tokens_out: u64,
+        duration_ms: u64,
+        api_calls: u64,
+    }
+    impl Default for Plain {
+        fn default() -> Self {
+            Plain {
+                tokens_in: 0,
+                tokens_out: 0,
+                duration_ms: 0,
+                api_calls: 0,
+            }
+        }
+    }
+    // (A derived struct would also read a JSON array by position: objects only.)
+    let object = text.trim_start().starts_with('{');
+    if let Some(m) = object
+        .then(|| serde_json::from_str::<Plain>(text).ok())
+        .flatten()
+    {
+        return Ok(UsageMetrics {
+            tokens_in: m.tokens_in,
+            tokens_out: m.tokens_out,
+            duration_ms: m.duration_ms,
+            api_calls: m.api_calls,
+        });
+    }
     let bad = |why: String| corrupt(format!("usage_events.metrics {text:?}: {why}"));
     let value: Json = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
     let obj = value
@@ -480,17 +582,19 @@ impl SnapshotStore for SqliteSnapshotStore {
 
     fn get(&self, task_id: &str, version: Option<u64>) -> Result<Option<StateSnapshot>> {
         self.db.with(|db| {
-            let rows = match version {
-                Some(v) => db.query(
-                    &format!("SELECT {SNAPSHOT_COLUMNS} FROM snapshots WHERE task_id = ? AND version = ?"),
-                    &[text(task_id), int(v)],
-                )?,
-                None => db.query(
-                    &format!("SELECT {SNAPSHOT_COLUMNS} FROM snapshots WHERE task_id = ? ORDER BY version DESC LIMIT 1"),
-                    &[text(task_id)],
-                )?,
-            };
-            rows.first().map(|r| snapshot_from_row(r)).transpose()
+            get_row(db, task_id, version)?
+                .map(|r| snapshot_from_row(&r))
+                .transpose()
+        })
+    }
+
+    /// The row's `data` is checked and rewritten in serde_json's form as one stream (no tree),
+    /// then embedded: the same text as serialising [`get`](SnapshotStore::get)'s snapshot.
+    fn get_json(&self, task_id: &str, version: Option<u64>) -> Result<Option<String>> {
+        self.db.with(|db| {
+            get_row(db, task_id, version)?
+                .map(|r| snapshot_json_from_row(&r))
+                .transpose()
         })
     }
 
@@ -696,19 +800,16 @@ impl MeteringStore for SqliteMeteringStore {
     fn aggregate(&self, agent_id: &str, period: &str, window: Window) -> Result<UsageAggregate> {
         let (clause, params) = event_filter(Some(agent_id), window);
         self.db.with(|db| {
-            let rows = db.query(
+            let mut totals = Totals::default();
+            each_row(
+                db,
                 &format!("SELECT metrics FROM usage_events{clause}"),
                 &params,
+                |row| {
+                    totals.add(&metrics_from_text(row_text(row, 0, "metrics")?)?);
+                    Ok(())
+                },
             )?;
-            let mut totals = Totals::default();
-            for r in &rows {
-                totals.add(&metrics_from_text(&col_text(
-                    r,
-                    0,
-                    "usage_events",
-                    "metrics",
-                )?)?);
-            }
             Ok(totals.aggregate(agent_id, period))
         })
     }
@@ -722,24 +823,25 @@ impl MeteringStore for SqliteMeteringStore {
             },
         );
         self.db.with(|db| {
-            let rows = db.query(
+            let mut events = Vec::new();
+            each_row(
+                db,
                 &format!(
                     "SELECT timestamp, metrics FROM usage_events{clause} ORDER BY timestamp, rowid"
                 ),
                 &params,
+                |row| {
+                    let at = Timestamp::parse_lenient(
+                        row_text(row, 0, "timestamp")?,
+                        "usage_events.timestamp",
+                    )
+                    .map_err(|e| corrupt(e.message().to_owned()))?;
+                    if at < options.end {
+                        events.push((at, metrics_from_text(row_text(row, 1, "metrics")?)?));
+                    }
+                    Ok(())
+                },
             )?;
-            let mut events = Vec::with_capacity(rows.len());
-            for r in &rows {
-                let t = "usage_events";
-                let at = Timestamp::parse_lenient(
-                    &col_text(r, 0, t, "timestamp")?,
-                    "usage_events.timestamp",
-                )
-                .map_err(|e| corrupt(e.message().to_owned()))?;
-                if at < options.end {
-                    events.push((at, metrics_from_text(&col_text(r, 1, t, "metrics")?)?));
-                }
-            }
             Ok(model::buckets(
                 events.iter().map(|(at, m)| (*at, m)),
                 options.bucket,
@@ -831,6 +933,10 @@ mod tests {
         assert_eq!((m.tokens_in, m.tokens_out, m.api_calls), (3, 0, 1));
         assert!(corrupt_message(metrics_from_text("nope")).contains("usage_events.metrics"));
         assert!(corrupt_message(metrics_from_text("[1]")).contains("not a JSON object"));
+        assert!(corrupt_message(metrics_from_text("[1, 2, 3, 4]")).contains("not a JSON object"));
+        // Duplicate keys: the last one counts, as in every JSON reader.
+        let m = metrics_from_text(r#"{"tokens_in":3,"tokens_in":5, "other": "x"}"#).unwrap();
+        assert_eq!(m.tokens_in, 5);
         assert!(corrupt_message(metrics_from_text(r#"{"tokens_out":-1}"#))
             .contains("tokens_out is not a non-negative integer"));
         assert!(corrupt_message(metrics_from_text(r#"{"duration_ms":1.5}"#))
