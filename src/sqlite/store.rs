@@ -416,23 +416,13 @@ fn metrics_from_text(text: &str) -> Result<UsageMetrics> {
     // What this library writes (and most writers do): an object of non-negative integers,
     // read straight into the struct. Anything else (a duplicate key, a float, a string, not an
     // object) takes the exact path, which names what is wrong, or accepts it as it always did.
-    #[derive(serde::Deserialize)]
+    #[derive(serde::Deserialize, Default)]
     #[serde(default)]
     struct Plain {
         tokens_in: u64,
         tokens_out: u64,
         duration_ms: u64,
         api_calls: u64,
-    }
-    impl Default for Plain {
-        fn default() -> Self {
-            Plain {
-                tokens_in: 0,
-                tokens_out: 0,
-                duration_ms: 0,
-                api_calls: 0,
-            }
-        }
     }
     // (A derived struct would also read a JSON array by position: objects only.)
     let object = text.trim_start().starts_with('{');
