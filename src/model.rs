@@ -293,6 +293,7 @@ impl DataText {
     /// `data` text read back from storage, rewritten as [`parse`](Self::parse) does but
     /// accepting what a store reads back (what `StateSnapshot`s hold): no size limit, and the
     /// nesting rule of reading (at most [`crate::MAX_DEPTH`] + 1 levels in all).
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
     pub(crate) fn read(text: &str) -> Result<DataText> {
         Self::compact(text, false).map(DataText)
     }
