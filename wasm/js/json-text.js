@@ -87,3 +87,10 @@ export function jsonText(value, limit) {
   }
   return encoder.encode(out);
 }
+
+/** A plain array of the numbers in `view` (a Float64Array over wasm memory, read at once). */
+export function numberArray(view) {
+  const out = new Array(view.length);
+  for (let i = 0; i < view.length; i++) out[i] = view[i];
+  return out;
+}

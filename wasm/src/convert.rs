@@ -32,6 +32,10 @@ extern "C" {
 extern "C" {
     #[wasm_bindgen(js_name = jsonText)]
     fn json_text_bytes(value: &JsValue, limit: f64) -> Option<Vec<u8>>;
+    /// A plain JavaScript array of numbers, copied by a JavaScript loop from a view of wasm
+    /// memory (`Array.from` on a typed array costs several times more).
+    #[wasm_bindgen(js_name = numberArray)]
+    pub(crate) fn number_array(values: &[f64]) -> JsValue;
 }
 
 /// The JSON text of plain JSON data nesting at most `limit` levels (see `json-text.js`).

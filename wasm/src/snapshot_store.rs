@@ -72,13 +72,13 @@ pub(crate) fn get_by_id(
 
 pub(crate) fn list_versions(store: &dyn SnapshotStore, task_id: &JsValue) -> JsResult<JsValue> {
     let task_id = task_arg(task_id, "taskId")?;
-    // Versions are integers below 2^53: exact as doubles. One copy out and one Array.from.
+    // Versions are integers below 2^53: exact as doubles.
     #[allow(clippy::cast_precision_loss)]
     let versions: Vec<f64> = js(store.list_versions(&task_id))?
         .into_iter()
         .map(|v| v as f64)
         .collect();
-    Ok(js_sys::Array::from(&js_sys::Float64Array::from(versions.as_slice())).into())
+    Ok(crate::convert::number_array(&versions))
 }
 
 pub(crate) fn delete(store: &dyn SnapshotStore, task_id: &JsValue, v: &JsValue) -> JsResult<bool> {
