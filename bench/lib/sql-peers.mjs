@@ -20,7 +20,7 @@ CREATE INDEX IF NOT EXISTS idx_usage_consumer_timestamp ON usage_events (consume
 
 const SNAPSHOT_COLUMNS = "task_id, id, version, data, checkpoint, created_at";
 const EVENT_COLUMNS = "id, task_id, agent_id, consumer_id, metrics, timestamp";
-const SQL = {
+export const SQL = {
   latest: "SELECT version FROM snapshots WHERE task_id = ? ORDER BY version DESC LIMIT 1",
   insert: "INSERT OR REPLACE INTO snapshots (task_id, id, version, data, checkpoint, created_at) VALUES (?, ?, ?, ?, ?, ?)",
   getVersion: `SELECT ${SNAPSHOT_COLUMNS} FROM snapshots WHERE task_id = ? AND version = ?`,

@@ -11,7 +11,7 @@ import { median, stats, ratio } from "../../bench/lib/harness.mjs";
 import { MapSnapshotStore, contractAdapter } from "../../bench/lib/snapshot-peers.mjs";
 import { runSnapshotWorkload } from "../../bench/sections/memory.mjs";
 import { payloads } from "../../bench/lib/data.mjs";
-import { SqlStatementStore, betterSqlite, isoMicros } from "../../bench/lib/sql-peers.mjs";
+import { SCHEMA_SQL, SQL, SqlStatementStore, betterSqlite, isoMicros } from "../../bench/lib/sql-peers.mjs";
 import { SqliteStateDb } from "asap-state";
 
 const REPO = resolve(fileURLToPath(new URL("../..", import.meta.url)));
@@ -22,6 +22,23 @@ test("statistics: median, spread and ratios", () => {
   assert.deepEqual(stats([2, 8, 4]), { median: 4, min: 2, max: 8, rounds: 3 });
   assert.equal(ratio({ median: 3 }, { median: 2 }), "1.50×");
   assert.equal(ratio({ median: 1 }, { median: 0 }), "–");
+});
+
+test("the SQL peers run asap-state's own schema and statements", () => {
+  const norm = (t) => t.replace(/\s+/g, " ").trim();
+  const engine = readFileSync(join(REPO, "src/sqlite/engine.rs"), "utf8");
+  const schema = engine.match(/pub const SCHEMA_SQL: &str = "([^"]*)";/);
+  assert.ok(schema, "SCHEMA_SQL found in src/sqlite/engine.rs");
+  assert.equal(norm(SCHEMA_SQL), norm(schema[1]));
+  // Every statement of the peers is one the Rust store runs (its column lists spelled out).
+  const store = norm(readFileSync(join(REPO, "src/sqlite/store.rs"), "utf8"))
+    .replaceAll("{SNAPSHOT_COLUMNS}", "task_id, id, version, data, checkpoint, created_at")
+    .replaceAll("{EVENT_COLUMNS}", "id, task_id, agent_id, consumer_id, metrics, timestamp");
+  const clause = { agent: " WHERE agent_id = ?", window: " WHERE agent_id = ? AND timestamp >= ? AND timestamp <= ?" };
+  for (const [name, sql] of Object.entries(SQL)) {
+    const rust = sql.replace(clause.window, "{clause}").replace(clause.agent, "{clause}");
+    assert.ok(store.includes(norm(rust)), `${name}: ${sql} is not in src/sqlite/store.rs`);
+  }
 });
 
 test("asap-state's timestamps and the SQL peers' are the same text", async () => {

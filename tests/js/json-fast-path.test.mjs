@@ -7,22 +7,13 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { MemorySnapshotStore, SqliteStateDb, diffJson } from "asap-state";
 import { jsonText as jsonBytes } from "../../wasm/js/json-text.js";
+import { rng } from "../../bench/lib/data.mjs";
 
 /** The fast path's text (it hands wasm UTF-8 bytes), or undefined where it gives up. */
 const jsonText = (value, limit) => {
   const bytes = jsonBytes(value, limit);
   return bytes && new TextDecoder().decode(bytes);
 };
-
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const NUMBERS = [0, -0, 1, -1, 1.5, 0.1 + 0.2, 1e-7, 3.2610714435e-6, -1.2e-6, 1e-6, 9.99e-6, 1e-5, 1.5e-5, 5e-324, 2 ** 53 - 1, -(2 ** 53 - 1), 2 ** 53, 1e21, 1e300, -1e-300, 123456789.125, 2 ** 31, -(2 ** 31)];
 const STRINGS = ["", "plain", 'quote " and \\ backslash', "\n\r\t\b\f", "\u0000\u001f\u007f", "\u2028\u2029", "é ü 中文", "😀 pair", "</script>", "__proto__"];
