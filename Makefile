@@ -109,8 +109,9 @@ bench/node_modules/.installed: bench/package.json bench/package-lock.json
 
 bench/node_modules/better-sqlite3/build/Release/better_sqlite3.node: bench/node_modules/.installed
 	@echo "==> compiling better-sqlite3 (native peer of the benchmarks, about a minute, once)"
-	cd bench/node_modules/better-sqlite3 && node "$(NODE_GYP)" rebuild --release -j 2 \
-	  $$( [ -f "$(NODE_PREFIX)/include/node/node.h" ] && echo --nodedir="$(NODE_PREFIX)" ) >/dev/null
+	@cd bench/node_modules/better-sqlite3 && node "$(NODE_GYP)" rebuild --release -j 2 \
+	  $$( [ -f "$(NODE_PREFIX)/include/node/node.h" ] && echo --nodedir="$(NODE_PREFIX)" ) \
+	  > build.log 2>&1 || { tail -40 build.log; exit 1; }
 	@test -f $@
 
 # Every part, several rounds, written to bench/RESULTS.md (about 15 minutes).
