@@ -50,9 +50,13 @@ fn json_text(value: &JsValue, limit: usize) -> Option<String> {
 /// when the value is anything else (or the text would not parse): the exact walk then names
 /// what is wrong. See `wasm/js/json-text.js` for what it accepts.
 fn fast_data(v: &JsValue, limit: usize) -> Option<Value> {
+    parse_text(&json_text(v, limit)?)
+}
+
+/// JSON text from `json-text.js` as a value (its nesting is already within the limit).
+fn parse_text(text: &str) -> Option<Value> {
     use serde::Deserialize;
-    let text = json_text(v, limit)?;
-    let mut de = serde_json::Deserializer::from_str(&text);
+    let mut de = serde_json::Deserializer::from_str(text);
     de.disable_recursion_limit();
     let value = Value::deserialize(&mut de).ok()?;
     de.end().ok()?;
@@ -290,16 +294,21 @@ impl Walker {
             let top = self.mode == Mode::Args && self.ancestors.len() == 1;
             let value = if top && k == "data" {
                 let limit = MAX_DEPTH.saturating_sub(self.ancestors.len());
-                if self.capture_data {
-                    if let Some(text) = json_text(&item, limit) {
-                        if text.starts_with('{') {
+                let fast = if self.capture_data {
+                    match json_text(&item, limit) {
+                        Some(text) if text.starts_with('{') => {
                             self.data_text = Some(text);
                             map.insert(k, Value::Object(Map::new()));
                             continue;
                         }
+                        // Plain data but not an object: parsed here (read once), refused later.
+                        Some(text) => parse_text(&text),
+                        None => None,
                     }
-                }
-                if let Some(v) = fast_data(&item, limit) {
+                } else {
+                    fast_data(&item, limit)
+                };
+                if let Some(v) = fast {
                     map.insert(k, v);
                     continue;
                 }
