@@ -39,16 +39,22 @@ export function isoMicros(ms) {
   return s.endsWith(".000Z") ? `${s.slice(0, 19)}+00:00` : `${s.slice(0, 23)}000+00:00`;
 }
 
-/** better-sqlite3 (native SQLite through N-API): the ceiling. */
-export function betterSqlite(pathOrBytes) {
-  const Database = require("better-sqlite3");
-  const db = pathOrBytes instanceof Uint8Array ? new Database(Buffer.from(pathOrBytes)) : new Database(pathOrBytes ?? ":memory:");
+/** Each SQL text prepared once on `db` and reused, as a careful user of either library does. */
+function statements(db) {
   const cache = new Map();
   const stmt = (sql) => {
     let s = cache.get(sql);
     if (!s) cache.set(sql, (s = db.prepare(sql)));
     return s;
   };
+  return { cache, stmt };
+}
+
+/** better-sqlite3 (native SQLite through N-API): the ceiling. */
+export function betterSqlite(pathOrBytes) {
+  const Database = require("better-sqlite3");
+  const db = pathOrBytes instanceof Uint8Array ? new Database(Buffer.from(pathOrBytes)) : new Database(pathOrBytes ?? ":memory:");
+  const { stmt } = statements(db);
   return {
     db,
     script: (sql) => db.exec(sql),
@@ -64,12 +70,7 @@ let sqlJsModule;
 export async function sqlJs(bytes) {
   sqlJsModule ??= await require("sql.js")();
   const db = bytes ? new sqlJsModule.Database(bytes) : new sqlJsModule.Database();
-  const cache = new Map();
-  const stmt = (sql) => {
-    let s = cache.get(sql);
-    if (!s) cache.set(sql, (s = db.prepare(sql)));
-    return s;
-  };
+  const { cache, stmt } = statements(db);
   return {
     db,
     script: (sql) => db.exec(sql),
