@@ -160,7 +160,7 @@ export interface ExportFilter {
   end?: TimestampInput;
 }
 
-/** The stable codes of `StateError`. */
+/** The stable codes of `StateError` (at run time: `StateError.codes`, from the Rust core). */
 export type StateErrorCode =
   | "INVALID_SNAPSHOT"
   | "INVALID_EVENT"
@@ -173,16 +173,26 @@ export type StateErrorCode =
   | "DATABASE_LOCKED"
   | "STORAGE_IO"
   | "TOO_LARGE"
-  | "CLOSED";
+  | "CLOSED"
+  | "ENGINE_FAILED";
 
 /**
  * Every failure of the library. A call that throws has changed nothing, and the store stays
- * usable.
+ * usable — except `ENGINE_FAILED`: the WebAssembly instance stopped on an internal fault (a
+ * Rust panic; its message was printed once with `console.error` and is this error's message),
+ * and every store of that instance throws it from then on. Load the package again (a new
+ * instance, e.g. a new worker or process) and reopen: a file-backed database (Node file, OPFS)
+ * has everything it committed before the fault; an in-memory store or image is lost.
  */
 export declare class StateError extends Error {
   constructor(code: StateErrorCode, message: string);
   readonly code: StateErrorCode;
   name: "StateError";
+  /**
+   * Every code, in the core's order (frozen). Set when the package's WebAssembly starts: on
+   * import for every entry but `asap-state/web`, after `init()` there.
+   */
+  static readonly codes: readonly StateErrorCode[];
 }
 
 /** Versioned snapshots of tasks' state. */
@@ -245,9 +255,16 @@ export declare class SqliteStateDb {
    * (`{ bytes }`; not a SQLite file, truncated or damaged: `CORRUPT_DATABASE`; other columns
    * or another application's tables: `SCHEMA_MISMATCH`), or a file (`{ path }`: a real file in
    * Node, written as the engine commits; every open of the same path in one instance shares one
-   * database).
+   * database; an OPFS file in a dedicated Web Worker). Where there are no files (a browser
+   * page's main thread, workerd) `{ path }` rejects with `STORAGE_IO` saying so, rather than
+   * keep nothing silently: `{ path, fallback: "memory" }` accepts an in-memory image there
+   * (shared by every open of that path in this instance, gone with it; a file where files exist).
    */
-  static open(options?: { path?: string; bytes?: Uint8Array | ArrayBuffer }): Promise<SqliteStateDb>;
+  static open(options?: {
+    path?: string;
+    bytes?: Uint8Array | ArrayBuffer;
+    fallback?: "memory";
+  }): Promise<SqliteStateDb>;
   readonly snapshots: SqliteSnapshotStore;
   readonly metering: SqliteMeteringStore;
   /** One self-contained SQLite file image (the WAL checkpointed in) that `sqlite3` opens as-is. */
@@ -281,8 +298,8 @@ export type StorageEnv = Record<string, string | undefined>;
 /**
  * The snapshot store `ASAP_STORAGE_BACKEND` selects (default `memory`; trimmed and
  * lower-cased), like the reference's `create_snapshot_store()`: `sqlite` opens
- * `ASAP_STORAGE_PATH` (default `asap_state.db`; a real file in Node, an in-memory image where
- * there is no filesystem). Anything else rejects with `UNKNOWN_BACKEND`. `env` defaults to
+ * `ASAP_STORAGE_PATH` (default `asap_state.db`; a real file in Node, an OPFS file in a browser
+ * worker; where there are no files it rejects with `STORAGE_IO`). Anything else rejects with `UNKNOWN_BACKEND`. `env` defaults to
  * `process.env` where it exists.
  */
 export declare function createSnapshotStore(env?: StorageEnv): Promise<SnapshotStore>;

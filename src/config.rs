@@ -1,6 +1,9 @@
 //! Backend selection from the environment, like the reference's `create_snapshot_store()`.
 
 use crate::error::{Result, StateError};
+use crate::memory::{MemoryMeteringStore, MemorySnapshotStore};
+use crate::runtime::Runtime;
+use crate::store::{MeteringStore, SnapshotStore};
 
 /// The variable that selects the backend.
 pub const ASAP_STORAGE_BACKEND_ENV: &str = "ASAP_STORAGE_BACKEND";
@@ -58,6 +61,85 @@ impl BackendConfig {
     }
 }
 
+/// The snapshot store the environment selects, like the reference's `create_snapshot_store()`:
+/// `ASAP_STORAGE_BACKEND` = `memory` (default) or `sqlite` (at `ASAP_STORAGE_PATH`, default
+/// `asap_state.db`); anything else is `UNKNOWN_BACKEND` with the reference's message. Stores
+/// created on one path share one database.
+///
+/// ```
+/// # std::env::remove_var("ASAP_STORAGE_BACKEND");
+/// let store = asap_state::create_snapshot_store()?;
+/// assert!(store.list_tasks()?.is_empty());
+/// # Ok::<(), asap_state::StateError>(())
+/// ```
+#[cfg(not(target_arch = "wasm32"))]
+pub fn create_snapshot_store() -> Result<Box<dyn SnapshotStore + Send + Sync>> {
+    create_snapshot_store_with(BackendConfig::from_env()?, Runtime::default())
+}
+
+/// The metering store the environment selects (see [`create_snapshot_store`]).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn create_metering_store() -> Result<Box<dyn MeteringStore + Send + Sync>> {
+    create_metering_store_with(BackendConfig::from_env()?, Runtime::default())
+}
+
+/// The snapshot store of a configuration, on a runtime of the caller's.
+pub fn create_snapshot_store_with(
+    config: BackendConfig,
+    runtime: Runtime,
+) -> Result<Box<dyn SnapshotStore + Send + Sync>> {
+    Ok(match config {
+        BackendConfig::Memory => Box::new(MemorySnapshotStore::with_runtime(runtime)),
+        BackendConfig::Sqlite { path } => Box::new(open_sqlite(&path, runtime)?.snapshots()),
+    })
+}
+
+/// The metering store of a configuration, on a runtime of the caller's.
+pub fn create_metering_store_with(
+    config: BackendConfig,
+    runtime: Runtime,
+) -> Result<Box<dyn MeteringStore + Send + Sync>> {
+    Ok(match config {
+        BackendConfig::Memory => Box::new(MemoryMeteringStore::with_runtime(runtime)),
+        BackendConfig::Sqlite { path } => Box::new(open_sqlite(&path, runtime)?.metering()),
+    })
+}
+
+#[cfg(all(feature = "sqlite", not(target_arch = "wasm32")))]
+fn open_sqlite(path: &str, runtime: Runtime) -> Result<crate::SqliteStateDb> {
+    crate::SqliteStateDb::open_path(path, runtime)
+}
+
+/// Without a filesystem, each call gets a fresh in-memory image (the wasm bindings share
+/// images by path themselves).
+#[cfg(all(feature = "sqlite", target_arch = "wasm32"))]
+fn open_sqlite(_path: &str, runtime: Runtime) -> Result<crate::SqliteStateDb> {
+    crate::SqliteStateDb::open_in_memory(runtime)
+}
+
+/// A build without the `sqlite` feature has the memory backend only.
+#[cfg(not(feature = "sqlite"))]
+fn open_sqlite(path: &str, _runtime: Runtime) -> Result<Never> {
+    Err(StateError::StorageIo(format!(
+        "{ASAP_STORAGE_BACKEND_ENV}=sqlite ({path:?}): this build has no SQLite backend (the crate's `sqlite` feature is off)"
+    )))
+}
+
+/// What [`open_sqlite`] gives without the `sqlite` feature: never a database.
+#[cfg(not(feature = "sqlite"))]
+enum Never {}
+
+#[cfg(not(feature = "sqlite"))]
+impl Never {
+    fn snapshots(self) -> MemorySnapshotStore {
+        match self {}
+    }
+
+    fn metering(self) -> MemoryMeteringStore {
+        match self {}
+    }
+}
+
 /// Python's `repr()` of a string: single quotes unless the text holds a single quote and no
 /// double quote; backslashes and the chosen quote escaped.
 fn python_repr(s: &str) -> String {
@@ -87,7 +169,6 @@ fn python_repr(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {

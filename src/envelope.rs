@@ -142,7 +142,7 @@ const NOT_FOUND: &str = "snapshot not found";
 /// with `json!`, which goes through serde's value serializer: code the memory wasm would carry.)
 ///
 /// ```
-/// use asap_state::json_object;
+/// use asap_state::binding::json_object;
 /// use serde_json::{json, Value};
 /// let v = json_object([("ok", Value::Bool(true)), ("version", Value::from(2u64))]);
 /// assert_eq!(v, json!({"ok": true, "version": 2}));
@@ -652,15 +652,29 @@ pub fn handle_asap_request_str(
     runtime: &Runtime,
     body: &str,
 ) -> Value {
-    match serde_json::from_str::<Value>(body) {
+    match parse_asap_request(body) {
         Ok(request) => handle_asap_request(snapshots, runtime, &request),
-        Err(e) => error_response(
+        Err(response) => response,
+    }
+}
+
+/// A request body as text, parsed: the request, or the -32700 "Parse error" response (`id`
+/// null) that [`handle_asap_request_str`] answers for text that is not JSON.
+///
+/// ```
+/// let response = asap_state::parse_asap_request("{").unwrap_err();
+/// assert_eq!(response["error"]["code"], -32700);
+/// assert_eq!(asap_state::parse_asap_request("[]").unwrap(), serde_json::json!([]));
+/// ```
+pub fn parse_asap_request(body: &str) -> Result<Value, Value> {
+    serde_json::from_str::<Value>(body).map_err(|e| {
+        error_response(
             Value::Null,
             &RpcError::new(
                 PARSE_ERROR,
                 format!("the request body is not JSON: {e}"),
                 "INVALID_ARGUMENT",
             ),
-        ),
-    }
+        )
+    })
 }

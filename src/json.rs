@@ -251,7 +251,6 @@ pub(crate) fn data_from_text(text: &str) -> std::result::Result<Map<String, Valu
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
     use serde_json::json;
 

@@ -69,12 +69,35 @@
 //! Guides (in the repository): `docs/state-management.md` (backends, persistence, moving state)
 //! and `docs/best-practices/agent-failover-migration.md` (handover, failover, migration).
 
+// Unit tests may unwrap, index and panic; the library itself is linted without this (the
+// non-test build of every clippy run in `make lint`).
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects,
+        clippy::panic
+    )
+)]
+
+/// Helpers for the language bindings (the `asap-state-wasm` crate) and the fuzz harness:
+/// reading call arguments from JSON values with the library's error messages. Not part of the
+/// library's API, and not covered by its version number.
+#[doc(hidden)]
+pub mod binding {
+    pub use crate::envelope::json_object;
+    pub use crate::json::{describe, ErrFn};
+    pub use crate::options::{string_arg, version_arg};
+}
 mod config;
 mod copy;
 mod diff;
 mod envelope;
 mod error;
 mod export;
+mod guarded;
 mod json;
 mod memory;
 mod model;
@@ -84,39 +107,40 @@ mod runtime;
 pub mod sqlite;
 mod store;
 mod timestamp;
+mod versioning;
 
-pub use config::{BackendConfig, ASAP_STORAGE_BACKEND_ENV, ASAP_STORAGE_PATH_ENV, DEFAULT_DB_PATH};
+#[cfg(not(target_arch = "wasm32"))]
+pub use config::{create_metering_store, create_snapshot_store};
+pub use config::{
+    create_metering_store_with, create_snapshot_store_with, BackendConfig,
+    ASAP_STORAGE_BACKEND_ENV, ASAP_STORAGE_PATH_ENV, DEFAULT_DB_PATH,
+};
 pub use copy::{copy_snapshots, copy_state, copy_usage, CopyReport};
 pub use diff::{diff_json, diff_snapshots, Change, ChangeOp, PathSegment, SnapshotDiff};
 pub use envelope::{
     check_agent_urn, handle_asap_request, handle_asap_request_str, handle_state_envelope,
-    json_object, parse_envelope, Envelope, RpcError, ASAP_METHOD, ENVELOPE_FIELDS, INTERNAL_ERROR,
-    INVALID_PARAMS, INVALID_REQUEST, MAX_URN_LENGTH, METHOD_NOT_FOUND, PARSE_ERROR,
+    parse_asap_request, parse_envelope, Envelope, RpcError, ASAP_METHOD, ENVELOPE_FIELDS,
+    INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, MAX_URN_LENGTH, METHOD_NOT_FOUND, PARSE_ERROR,
     STATE_PAYLOAD_TYPES,
 };
 pub use error::{Result, StateError, ERROR_CODES};
 pub use export::CSV_HEADER;
-pub use json::{describe, ErrFn, MAX_DATA_BYTES, MAX_DEPTH, MAX_ID_BYTES, MAX_SAFE_INTEGER};
+pub use guarded::{Guarded, OpenFlag};
+pub use json::{MAX_DATA_BYTES, MAX_DEPTH, MAX_ID_BYTES, MAX_SAFE_INTEGER};
 pub use memory::{MemoryMeteringStore, MemorySnapshotStore};
 pub use model::{
     DataText, StateSnapshot, StateSnapshotInput, TaskSummary, Totals, UsageAggregate, UsageBucket,
     UsageEvent, UsageEventInput, UsageMetrics,
 };
 pub use options::{
-    string_arg, version_arg, ExportFilter, ExportFormat, PrunePolicy, QueryOptions, SaveOptions,
-    SeriesOptions, Window,
+    ExportFilter, ExportFormat, PrunePolicy, QueryOptions, SaveOptions, SeriesOptions, Window,
 };
 #[cfg(not(target_arch = "wasm32"))]
 pub use runtime::RandomIds;
 pub use runtime::{
     ulid_from, Clock, IdGenerator, ManualClock, Runtime, SequentialIds, SystemClock,
 };
-#[cfg(all(feature = "sqlite", not(target_arch = "wasm32")))]
-pub use sqlite::{create_metering_store, create_snapshot_store};
 #[cfg(feature = "sqlite")]
-pub use sqlite::{
-    create_metering_store_with, create_snapshot_store_with, SqliteMeteringStore,
-    SqliteSnapshotStore, SqliteStateDb,
-};
+pub use sqlite::{SqliteMeteringStore, SqliteSnapshotStore, SqliteStateDb};
 pub use store::{MeteringStore, SnapshotStore};
 pub use timestamp::{BucketSize, Timestamp};

@@ -8,6 +8,7 @@
     clippy::panic
 )]
 
+use asap_state::binding::{string_arg, version_arg};
 use asap_state::*;
 use serde_json::json;
 
@@ -87,7 +88,9 @@ fn every_error_has_its_stable_code_and_message() {
         StateError::StorageIo("m9".into()),
         StateError::TooLarge("m10".into()),
         StateError::Closed("m11".into()),
+        StateError::EngineFailed("m12".into()),
     ];
+    assert_eq!(all.len(), ERROR_CODES.len());
     for (i, err) in all.iter().enumerate() {
         assert_eq!(err.code(), ERROR_CODES[i]);
         assert_eq!(err.message(), format!("m{i}"));

@@ -1,5 +1,6 @@
 //! The contract suite (`tests/contract/mod.rs`), unchanged, on the SQLite backend: a database
-//! image in memory, and a real file.
+//! image in memory, a real file, and an image behind `Guarded` (what the bindings hand out: the
+//! closed check must pass every call, fast paths included, through unchanged).
 
 #![allow(
     clippy::unwrap_used,
@@ -11,7 +12,7 @@
 
 mod contract;
 
-use asap_state::{Runtime, SqliteStateDb};
+use asap_state::{Guarded, OpenFlag, Runtime, SqliteStateDb};
 
 contract::contract_suite!(sqlite_image, |rt: Runtime| {
     let db = SqliteStateDb::open_in_memory(rt).unwrap();
@@ -28,4 +29,13 @@ contract::contract_suite!(sqlite_file, |rt: Runtime| {
     let _ = std::fs::remove_file(path.with_extension("db-wal"));
     let db = SqliteStateDb::open_path(&path, rt).unwrap();
     (db.snapshots(), db.metering())
+});
+
+contract::contract_suite!(sqlite_guarded, |rt: Runtime| {
+    let db = SqliteStateDb::open_in_memory(rt).unwrap();
+    let open = OpenFlag::new();
+    (
+        Guarded::new(db.snapshots(), open.clone()),
+        Guarded::new(db.metering(), open),
+    )
 });

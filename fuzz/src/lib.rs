@@ -18,13 +18,14 @@
 use std::sync::Arc;
 
 use arbitrary::{Arbitrary, Unstructured};
+use asap_state::binding::{string_arg, version_arg};
 use asap_state::{
     diff_json, diff_snapshots, handle_asap_request, handle_asap_request_str, handle_state_envelope,
-    string_arg, version_arg, BucketSize, Change, ChangeOp, ExportFilter, ExportFormat, ManualClock,
-    MemoryMeteringStore, MemorySnapshotStore, MeteringStore, PathSegment, PrunePolicy,
-    QueryOptions, Runtime, SaveOptions, SequentialIds, SeriesOptions, SnapshotStore, SqliteStateDb,
-    StateError, StateSnapshot, StateSnapshotInput, Timestamp, UsageEventInput, UsageMetrics,
-    Window, ERROR_CODES, MAX_DEPTH, MAX_SAFE_INTEGER,
+    BucketSize, Change, ChangeOp, ExportFilter, ExportFormat, ManualClock, MemoryMeteringStore,
+    MemorySnapshotStore, MeteringStore, PathSegment, PrunePolicy, QueryOptions, Runtime,
+    SaveOptions, SequentialIds, SeriesOptions, SnapshotStore, SqliteStateDb, StateError,
+    StateSnapshot, StateSnapshotInput, Timestamp, UsageEventInput, UsageMetrics, Window,
+    ERROR_CODES, MAX_DEPTH, MAX_SAFE_INTEGER,
 };
 use serde::Serialize;
 use serde_json::{json, Map, Number, Value};

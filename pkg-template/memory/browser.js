@@ -3,6 +3,6 @@ import init from "../wasm/memory/web/asap_state.js";
 
 await init({ module_or_path: new URL("../wasm/memory/web/asap_state_bg.wasm", import.meta.url) });
 
-export { MemorySnapshotStore, MemoryMeteringStore, createSnapshotStore, createMeteringStore, diffSnapshots, diffJson } from "../wasm/memory/web/asap_state.js";
+export { MemorySnapshotStore, MemoryMeteringStore, createSnapshotStore, createMeteringStore, diffSnapshots, diffJson, handleStateEnvelope, handleAsapRequest } from "../wasm/memory/web/asap_state.js";
 export { StateError } from "../state-error.js";
-export { handleStateEnvelope, handleAsapRequest, copyState } from "../envelope.js";
+export { copyState } from "../copy-state.js";

@@ -1,4 +1,4 @@
 // "asap-state/memory" in Node.js: the in-memory stores only (no SQL engine in this wasm).
-export { MemorySnapshotStore, MemoryMeteringStore, createSnapshotStore, createMeteringStore, diffSnapshots, diffJson } from "../wasm/memory/node/asap_state.js";
+export { MemorySnapshotStore, MemoryMeteringStore, createSnapshotStore, createMeteringStore, diffSnapshots, diffJson, handleStateEnvelope, handleAsapRequest } from "../wasm/memory/node/asap_state.js";
 export { StateError } from "../state-error.js";
-export { handleStateEnvelope, handleAsapRequest, copyState } from "../envelope.js";
+export { copyState } from "../copy-state.js";

@@ -4,6 +4,6 @@ import { initSync } from "../wasm/memory/web/asap_state.js";
 
 initSync({ module: wasmModule });
 
-export { MemorySnapshotStore, MemoryMeteringStore, createSnapshotStore, createMeteringStore, diffSnapshots, diffJson } from "../wasm/memory/web/asap_state.js";
+export { MemorySnapshotStore, MemoryMeteringStore, createSnapshotStore, createMeteringStore, diffSnapshots, diffJson, handleStateEnvelope, handleAsapRequest } from "../wasm/memory/web/asap_state.js";
 export { StateError } from "../state-error.js";
-export { handleStateEnvelope, handleAsapRequest, copyState } from "../envelope.js";
+export { copyState } from "../copy-state.js";

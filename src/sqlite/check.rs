@@ -469,13 +469,6 @@ pub fn check_structure(b: &[u8], page_size: usize) -> R<Vec<SchemaRow>> {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects,
-    clippy::panic
-)]
 mod tests {
     use super::*;
 

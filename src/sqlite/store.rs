@@ -9,7 +9,6 @@ use super::engine::{self, Db, DbError, SqlValue, SCHEMA_SQL};
 use crate::error::{Result, StateError};
 use crate::export;
 use crate::json::data_from_text;
-use crate::memory::{build_snapshot, check_expected, new_event, next_version};
 use crate::model::{
     self, DataText, StateSnapshot, StateSnapshotInput, TaskSummary, Totals, UsageAggregate,
     UsageBucket, UsageEvent, UsageEventInput, UsageMetrics,
@@ -20,6 +19,7 @@ use crate::options::{
 use crate::runtime::Runtime;
 use crate::store::{MeteringStore, SnapshotStore};
 use crate::timestamp::Timestamp;
+use crate::versioning::{build_snapshot, check_expected, new_event, next_version};
 
 /// The name of the main file inside a database's own in-memory store.
 const IMAGE_PATH: &str = "state.db";
@@ -868,13 +868,6 @@ impl MeteringStore for SqliteMeteringStore {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects,
-    clippy::panic
-)]
 mod tests {
     use super::*;
     use crate::json::json_nesting;

@@ -160,12 +160,24 @@ function assertScenario({ results, logs }, label) {
   assert.deepEqual(r.queryIds, ["e1", "e2"]);
   assert.equal(r.csvHeader, "id,task_id,agent_id,consumer_id,tokens_in,tokens_out,duration_ms,api_calls,timestamp");
   assert.equal(r.stateErrorIsGlobal, true);
+  if (r.pathOnMainThread) {
+    const { refused, savedVersion, sharedByPath } = r.pathOnMainThread;
+    assert.ok(refused, `${label}: open({ path }) on the main thread did not reject`);
+    assert.equal(refused.isStateError, true);
+    assert.equal(refused.code, "STORAGE_IO");
+    assert.match(refused.message, /agent\/state\.db: there is no file storage here/);
+    assert.match(refused.message, /dedicated Web Worker/);
+    assert.match(refused.message, /fallback: "memory"/);
+    assert.equal(savedVersion, 1);
+    assert.deepEqual(sharedByPath, { kept: "in memory" }, `${label}: the explicit fallback is one image per path`);
+  }
 }
 
 test("(a) asap-state/web without a bundler: await init(), then the stores work", async () => {
   served.length = 0;
   const out = await open("/pages/web.html");
   assertScenario(out, "web.js");
+  assert.ok(out.results.value.pathOnMainThread, "web.js has SqliteStateDb: the main-thread path case ran");
   const wasm = served.filter(([, p]) => p.endsWith(".wasm"));
   assert.deepEqual(wasm, [[200, "/pkg/wasm/full/web/asap_state_bg.wasm", "application/wasm"]], "init() fetched the .wasm beside the glue");
   assert.ok(served.some(([s, p, t]) => s === 200 && p === "/pkg/web.js" && t.startsWith("text/javascript")));
@@ -181,6 +193,7 @@ test("(b) asap-state bundled by esbuild for the browser picks the browser condit
   served.length = 0;
   const out = await open("/bundle/bundled.html");
   assertScenario(out, "esbuild bundle");
+  assert.ok(out.results.value.pathOnMainThread, "the bundle has SqliteStateDb: the main-thread path case ran");
   const wasm = served.filter(([, p]) => p.endsWith(".wasm"));
   assert.deepEqual(wasm, [[200, "/bundle/wasm/full/web/asap_state_bg.wasm", "application/wasm"]], "the bundle fetched the .wasm relative to itself");
   assert.ok(!served.some(([, p]) => p.startsWith("/pkg/")), "the bundle needs nothing from pkg/ at run time");

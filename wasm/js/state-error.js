@@ -5,7 +5,7 @@ const KEY = Symbol.for("asap-state.StateError");
 
 class StateError extends Error {
   /**
-   * @param {string} code one of the stable codes, e.g. "VERSION_CONFLICT"
+   * @param {string} code one of the stable codes, e.g. "VERSION_CONFLICT" (see `StateError.codes`)
    * @param {string} message what went wrong, naming the offending field or value
    */
   constructor(code, message) {
@@ -30,4 +30,14 @@ export { Shared as StateError };
 /** Called by the wasm bindings to build the error they throw. */
 export function makeStateError(code, message) {
   return new Shared(code, message);
+}
+
+/**
+ * Called by each wasm instance when it starts, with the core's list of codes (Rust's
+ * `ERROR_CODES`, the one place they are written): `StateError.codes`, frozen, set once.
+ */
+export function defineCodes(codes) {
+  if (!Object.prototype.hasOwnProperty.call(Shared, "codes")) {
+    Object.defineProperty(Shared, "codes", { value: Object.freeze([...codes]), enumerable: true });
+  }
 }

@@ -3,7 +3,8 @@
 //! instances) are rejected with a message naming the path, never coerced or dropped; getters
 //! and proxies that throw become errors too. Nothing here can trap.
 
-use asap_state::{ErrFn, StateError, MAX_DEPTH};
+use asap_state::binding::ErrFn;
+use asap_state::{StateError, MAX_DEPTH};
 use serde::Serialize;
 use serde_json::{Map, Number, Value};
 use wasm_bindgen::prelude::*;

@@ -18,6 +18,7 @@ fn snapshot_arg(v: &JsValue, name: &str) -> JsResult<StateSnapshot> {
 /// versions, ids and the count of each kind of change. `task_id` is `from`'s.
 #[wasm_bindgen(js_name = diffSnapshots, skip_typescript)]
 pub fn diff_snapshots_js(from: JsValue, to: JsValue) -> JsResult<JsValue> {
+    crate::error::alive()?;
     let from = snapshot_arg(&from, "from")?;
     let to = snapshot_arg(&to, "to")?;
     to_js(&diff_snapshots(&from, &to))
@@ -26,6 +27,7 @@ pub fn diff_snapshots_js(from: JsValue, to: JsValue) -> JsResult<JsValue> {
 /// The changes that turn one JSON value into another.
 #[wasm_bindgen(js_name = diffJson, skip_typescript)]
 pub fn diff_json_js(old_value: JsValue, new_value: JsValue) -> JsResult<JsValue> {
+    crate::error::alive()?;
     let old = js(json_arg(&old_value, "oldValue", ARG))?;
     let new = js(json_arg(&new_value, "newValue", ARG))?;
     to_js(&diff_json(&old, &new))

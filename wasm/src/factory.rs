@@ -83,7 +83,7 @@ fn create(env: &JsValue, which: Which) -> JsResult<JsValue> {
         }),
         #[cfg(feature = "sqlite")]
         BackendConfig::Sqlite { path } => {
-            let (db, key) = crate::sqlite_db::open_path(&path)?;
+            let (db, key) = crate::sqlite_db::open_path(&path, crate::sqlite_db::NoFiles::Fail)?;
             let handle = crate::sqlite_db::SqliteStateDb::wrap(db, Some(key));
             Ok(match which {
                 Which::Snapshots => handle.snapshots(),
@@ -122,6 +122,9 @@ pub fn create_metering_store(env: JsValue) -> Promise {
 /// In a browser worker with OPFS, `sqlite` opens an OPFS file (asynchronously); elsewhere the
 /// store is made synchronously.
 fn opfs_or(env: &JsValue, which: Which) -> Promise {
+    if let Err(e) = crate::error::alive() {
+        return Promise::reject(&e);
+    }
     #[cfg(feature = "sqlite")]
     if crate::sqlite_db::uses_opfs() {
         if let Ok(BackendConfig::Sqlite { path }) = config(env) {

@@ -1,7 +1,16 @@
 //! WebAssembly bindings of `asap-state`: the only code of the project that knows JavaScript.
-//! One file per exported class (and `diff.rs` for the diff functions, `envelope.rs` for the
-//! ASAP state messages the snapshot stores answer); every error crosses as a
-//! real `StateError` (see `error.rs`).
+//!
+//! - One file per exported class: `memory_snapshot_store.rs`, `memory_metering_store.rs`,
+//!   `sqlite_snapshot_store.rs`, `sqlite_metering_store.rs`, `sqlite_db.rs`. A store class is
+//!   a struct holding a core store wrapped in `asap_state::Guarded` (the closed check) plus one
+//!   line, `snapshot_store_class!(Name)` or `metering_store_class!(Name)`, which writes its
+//!   JavaScript methods (`snapshot_methods.rs`, `metering_methods.rs`).
+//! - Free functions: `diff.rs` (`diffSnapshots`, `diffJson`), `envelope.rs`
+//!   (`handleStateEnvelope`, `handleAsapRequest`), `factory.rs` (`createSnapshotStore`,
+//!   `createMeteringStore`).
+//! - Every error crosses as a real `StateError`, and a panic stops the instance with
+//!   `ENGINE_FAILED` (see `error.rs`); `convert.rs` turns JavaScript values into JSON strictly.
+//!
 //! With the `sqlite` feature (the package's full entry) the SQLite backend is included; without
 //! it (the `asap-state/memory` entry) only the in-memory stores are.
 
@@ -14,22 +23,29 @@ mod error;
 mod factory;
 #[cfg(feature = "sqlite")]
 mod js_file;
-mod metering_store;
+mod memory_metering_store;
+mod memory_snapshot_store;
+mod metering_methods;
 mod node_fs;
 #[cfg(feature = "sqlite")]
 mod opfs;
 mod runtime;
-mod snapshot_store;
+mod snapshot_methods;
 #[cfg(feature = "sqlite")]
 mod sqlite_db;
 #[cfg(feature = "sqlite")]
-mod sqlite_stores;
+mod sqlite_metering_store;
+#[cfg(feature = "sqlite")]
+mod sqlite_snapshot_store;
 
 pub use diff::{diff_json_js, diff_snapshots_js};
+pub use envelope::{handle_asap_request_js, handle_state_envelope_js};
 pub use factory::{create_metering_store, create_snapshot_store};
-pub use metering_store::MemoryMeteringStore;
-pub use snapshot_store::MemorySnapshotStore;
+pub use memory_metering_store::MemoryMeteringStore;
+pub use memory_snapshot_store::MemorySnapshotStore;
 #[cfg(feature = "sqlite")]
 pub use sqlite_db::SqliteStateDb;
 #[cfg(feature = "sqlite")]
-pub use sqlite_stores::{SqliteMeteringStore, SqliteSnapshotStore};
+pub use sqlite_metering_store::SqliteMeteringStore;
+#[cfg(feature = "sqlite")]
+pub use sqlite_snapshot_store::SqliteSnapshotStore;

@@ -1,19 +1,19 @@
 //! `SqliteStateDb` for JavaScript: one SQLite file holding both stores.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::HashMap;
-use std::rc::Rc;
 use std::sync::Arc;
 
-use asap_state::StateError;
+use asap_state::{Guarded, OpenFlag, StateError};
 use js_sys::{Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 
-use crate::error::{js, to_js, JsResult};
+use crate::error::{alive, js, to_js, JsResult};
 use crate::node_fs::{fs_available, fs_lock, fs_resolve, fs_unlock, NodeFsStore};
 use crate::opfs::{self, opfs_available, opfs_close, opfs_open, OpfsStore};
 use crate::runtime;
-use crate::sqlite_stores::{open_check, SqliteMeteringStore, SqliteSnapshotStore};
+use crate::sqlite_metering_store::SqliteMeteringStore;
+use crate::sqlite_snapshot_store::SqliteSnapshotStore;
 
 const ARG: fn(String) -> StateError = StateError::InvalidArgument;
 
@@ -58,6 +58,21 @@ fn join(key: &str) -> JsResult<Option<asap_state::SqliteStateDb>> {
     })
 }
 
+/// Records a database just opened under `key`, with its first handle.
+fn register(
+    db: asap_state::SqliteStateDb,
+    key: String,
+    release: Release,
+) -> JsResult<(asap_state::SqliteStateDb, String)> {
+    let entry = Entry {
+        db: db.clone(),
+        handles: 1,
+        release,
+    };
+    registry(|map| map.insert(key.clone(), entry))?;
+    Ok((db, key))
+}
+
 /// Opens (or joins) the OPFS database at `path` (browsers, in a dedicated worker).
 pub(crate) async fn open_opfs(path: String) -> JsResult<(asap_state::SqliteStateDb, String)> {
     let key = format!("opfs:{path}");
@@ -99,17 +114,7 @@ pub(crate) async fn open_opfs(path: String) -> JsResult<(asap_state::SqliteState
         opfs_close(wal);
         return Ok((db, key));
     }
-    registry(|map| {
-        map.insert(
-            key.clone(),
-            Entry {
-                db: db.clone(),
-                handles: 1,
-                release: Release::Opfs(main, wal),
-            },
-        );
-    })?;
-    Ok((db, key))
+    register(db, key, Release::Opfs(main, wal))
 }
 
 /// Whether `{ path }` opens an OPFS file here (a browser worker without Node's `fs`).
@@ -117,11 +122,33 @@ pub(crate) fn uses_opfs() -> bool {
     !fs_available() && opfs_available()
 }
 
-/// Opens (or joins) the database at `path`: a real file where Node's `fs` exists, else an
-/// image in this instance's memory shared under that name.
-pub(crate) fn open_path(path: &str) -> JsResult<(asap_state::SqliteStateDb, String)> {
+/// What `{ path }` does where there are no files (no Node `fs`, no OPFS sync access: a browser
+/// page's main thread, workerd): nothing, unless the caller asked for an image in memory.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NoFiles {
+    /// Fail with a `STORAGE_IO` error that says why and what to do instead.
+    Fail,
+    /// `fallback: "memory"`: an image in this instance's memory, shared under the path's name.
+    Memory,
+}
+
+/// Opens (or joins) the database at `path`: a real file where Node's `fs` exists; elsewhere
+/// (no files) as `no_files` says.
+pub(crate) fn open_path(
+    path: &str,
+    no_files: NoFiles,
+) -> JsResult<(asap_state::SqliteStateDb, String)> {
     if path.is_empty() {
         return Err(to_js(ARG("options.path must be a non-empty string".into())));
+    }
+    if !fs_available() && no_files == NoFiles::Fail {
+        return Err(to_js(StateError::StorageIo(format!(
+            "{path}: there is no file storage here (no Node fs, and no OPFS sync access: a browser \
+             page's main thread or a Worker), so a path would silently keep nothing. Open it in a \
+             dedicated Web Worker (OPFS), or open an in-memory image with {{ bytes }} or no \
+             options and keep exportBytes(), or pass {{ path, fallback: \"memory\" }} to accept an \
+             image that is gone with this page"
+        ))));
     }
     let key = if fs_available() {
         fs_resolve(path).map_err(|e| {
@@ -163,17 +190,7 @@ pub(crate) fn open_path(path: &str) -> JsResult<(asap_state::SqliteStateDb, Stri
             None,
         )
     };
-    registry(|map| {
-        map.insert(
-            key.clone(),
-            Entry {
-                db: db.clone(),
-                handles: 1,
-                release: lock.map_or(Release::Nothing, Release::NodeLock),
-            },
-        );
-    })?;
-    Ok((db, key))
+    register(db, key, lock.map_or(Release::Nothing, Release::NodeLock))
 }
 
 /// Drops one handle of `key`; the last one takes the entry out (to be closed and unlocked).
@@ -199,40 +216,48 @@ fn release(key: &str) -> JsResult<Option<Entry>> {
 pub struct SqliteStateDb {
     db: asap_state::SqliteStateDb,
     key: Option<String>,
-    closed: Rc<Cell<bool>>,
+    open: OpenFlag,
     snapshots: JsValue,
     metering: JsValue,
 }
 
 impl SqliteStateDb {
     pub(crate) fn wrap(db: asap_state::SqliteStateDb, key: Option<String>) -> SqliteStateDb {
-        let closed = Rc::new(Cell::new(false));
+        let open = OpenFlag::new();
         let snapshots = SqliteSnapshotStore {
-            inner: db.snapshots(),
-            closed: closed.clone(),
+            inner: Guarded::new(db.snapshots(), open.clone()),
         };
         let metering = SqliteMeteringStore {
-            inner: db.metering(),
-            closed: closed.clone(),
+            inner: Guarded::new(db.metering(), open.clone()),
         };
         SqliteStateDb {
             db,
             key,
-            closed,
+            open,
             snapshots: snapshots.into(),
             metering: metering.into(),
         }
     }
 
-    /// `options.path` when `options` is exactly `{ path: <non-empty string> }`; everything else
-    /// goes through `open_sync`, which validates it.
+    /// `options.path` when `options` is exactly `{ path: <non-empty string> }`, with at most
+    /// `fallback: "memory"` beside it (OPFS is a file: the fallback is not needed); everything
+    /// else goes through `open_sync`, which validates it.
     fn opfs_path(options: &JsValue) -> Option<String> {
         if !options.is_object() {
             return None;
         }
         let keys = Reflect::own_keys(options).ok()?;
-        if keys.length() != 1 || keys.get(0).as_string().as_deref() != Some("path") {
-            return None;
+        for key in keys.iter() {
+            match key.as_string().as_deref() {
+                Some("path") => {}
+                Some("fallback") => {
+                    let fallback = Reflect::get(options, &key).ok()?;
+                    if fallback.as_string().as_deref() != Some("memory") {
+                        return None;
+                    }
+                }
+                _ => return None,
+            }
         }
         Reflect::get(options, &JsValue::from_str("path"))
             .ok()?
@@ -262,9 +287,9 @@ impl SqliteStateDb {
         })?;
         for key in keys.iter() {
             let name = key.as_string().unwrap_or_default();
-            if name != "path" && name != "bytes" {
+            if name != "path" && name != "bytes" && name != "fallback" {
                 return Err(to_js(ARG(format!(
-                    "options: unknown field {name:?} (allowed: path, bytes)"
+                    "options: unknown field {name:?} (allowed: path, bytes, fallback)"
                 ))));
             }
         }
@@ -278,6 +303,23 @@ impl SqliteStateDb {
         };
         let path = get("path")?;
         let bytes = get("bytes")?;
+        let fallback = get("fallback")?;
+        let no_files = if fallback.is_undefined() {
+            NoFiles::Fail
+        } else if fallback.as_string().as_deref() == Some("memory") {
+            if path.is_undefined() {
+                return Err(to_js(ARG(
+                    "options.fallback goes with options.path (what to do where there are no files)"
+                        .into(),
+                )));
+            }
+            NoFiles::Memory
+        } else {
+            return Err(to_js(ARG(
+                "options.fallback must be \"memory\" (an in-memory image where there are no files)"
+                    .into(),
+            )));
+        };
         match (path.is_undefined(), bytes.is_undefined()) {
             (false, false) => Err(to_js(ARG(
                 "options: give either path or bytes, not both".into()
@@ -290,7 +332,7 @@ impl SqliteStateDb {
                 let path = path
                     .as_string()
                     .ok_or_else(|| to_js(ARG("options.path must be a string".into())))?;
-                let (db, key) = open_path(&path)?;
+                let (db, key) = open_path(&path, no_files)?;
                 Ok(Self::wrap(db, Some(key)))
             }
             (true, false) => {
@@ -320,6 +362,9 @@ impl SqliteStateDb {
     /// Opens a database: a fresh image (no options), an existing file image (`{ bytes }`), or a
     /// file (`{ path }`: a real file in Node, shared by every open of the same path).
     pub fn open(options: JsValue) -> Promise {
+        if let Err(e) = alive() {
+            return Promise::reject(&e);
+        }
         if uses_opfs() {
             if let Some(path) = Self::opfs_path(&options) {
                 return wasm_bindgen_futures::future_to_promise(async move {
@@ -349,14 +394,16 @@ impl SqliteStateDb {
     /// A complete SQLite file image (the WAL checkpointed in).
     #[wasm_bindgen(js_name = exportBytes)]
     pub fn export_bytes(&self) -> JsResult<Vec<u8>> {
-        open_check(&self.closed)?;
+        alive()?;
+        js(self.open.check())?;
         js(self.db.export_bytes())
     }
 
     /// Closes this handle; later calls on it and its stores throw `CLOSED`. The database
     /// itself closes (checkpointed) when its last handle closes.
     pub fn close(&self) -> JsResult<()> {
-        if self.closed.replace(true) {
+        alive()?;
+        if !self.open.close() {
             return Ok(());
         }
         match &self.key {

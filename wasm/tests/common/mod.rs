@@ -1,5 +1,12 @@
 //! The binding tests, shared by the Node run (`node.rs`) and the Chromium run (`browser.rs`).
 //! They drive the exported classes from Rust with real JavaScript values.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::panic
+)]
 
 use asap_state_wasm::{diff_json_js, diff_snapshots_js, MemoryMeteringStore, MemorySnapshotStore};
 use js_sys::{Function, Reflect, JSON};
