@@ -1,5 +1,5 @@
 //! Replays the Python reference's 500 recorded snapshot-store operations
-//! (`shared/fixtures/python-ref-2.5.10/ops.json`) against the in-memory backend and checks every
+//! (`tests/fixtures/python-ref-2.5.10/ops.json`) against the in-memory backend and checks every
 //! answer.
 
 #![allow(

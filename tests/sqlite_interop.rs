@@ -13,7 +13,7 @@
 //!   writes (`tests/interop/write_with_reference.py`), with identical answers. Without
 //!   `ASAP_PYTHON` those tests print `skipped: set ASAP_PYTHON ...` and pass; the Makefile sets it.
 //!
-//! The fixtures in `shared/` are never opened as databases: they are read as bytes, or copied
+//! The fixtures in `tests/fixtures/python-ref-2.5.10/` are never opened as databases: they are read as bytes, or copied
 //! into a temporary directory first, and their bytes are checked unchanged afterwards.
 
 #![allow(
@@ -475,7 +475,7 @@ fn reference_wal_file_answers_like_expected_json() {
 
 #[test]
 fn reference_rollback_file_answers_like_expected_json() {
-    // README: bytes 18-19 = 1 (rollback journal). The copy in shared/ may have been switched
+    // README: bytes 18-19 = 1 (rollback journal). The copy in tests/fixtures/ may have been switched
     // back to WAL by a client that opened it in place (the reference sets journal_mode=WAL);
     // the header is printed, and the sqlite3-converted rollback form is tested either way.
     reference_file_answers("state-rollback.db");

@@ -2,7 +2,7 @@
 //! reference's fixtures, temporary directories, byte fingerprints, and running the real
 //! `sqlite3` CLI.
 //!
-//! The fixtures under `shared/` are read-only data: tests read their bytes or work on copies in
+//! The fixtures under `tests/fixtures/python-ref-2.5.10/` are read-only data: tests read their bytes or work on copies in
 //! a temporary directory, never on the fixture paths themselves.
 
 #![allow(dead_code)]
@@ -13,20 +13,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use asap_state::{ManualClock, Runtime, SequentialIds, StateError, Timestamp};
 
-/// The folder of the Python reference's files.
-pub const FIXTURE_DIR: &str = "fixtures/python-ref-2.5.10";
-
-/// `$ASAP_SHARED_DIR` when set, else `shared/` beside the repository (as `tests/ops_replay.rs`).
-pub fn shared_dir() -> PathBuf {
-    match std::env::var_os("ASAP_SHARED_DIR") {
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"),
-    }
-}
+/// The folder of the Python reference's files, in the repository (see its README.md).
+pub const FIXTURE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/python-ref-2.5.10");
 
 /// The path of a reference fixture (to read, never to open as a database).
 pub fn fixture_path(name: &str) -> PathBuf {
-    shared_dir().join(FIXTURE_DIR).join(name)
+    Path::new(FIXTURE_DIR).join(name)
 }
 
 /// The bytes of a reference fixture.
@@ -34,7 +26,7 @@ pub fn read_fixture(name: &str) -> Vec<u8> {
     let path = fixture_path(name);
     std::fs::read(&path).unwrap_or_else(|e| {
         panic!(
-            "cannot read the reference fixture {} ({e}); set ASAP_SHARED_DIR to the shared/ folder",
+            "cannot read the reference fixture {} ({e})",
             path.display()
         )
     })
