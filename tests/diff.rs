@@ -15,6 +15,7 @@ use asap_state::{
     Runtime, SaveOptions, SequentialIds, SnapshotDiff, SnapshotStore, StateSnapshot,
     StateSnapshotInput, Timestamp,
 };
+use asap_state_testkit::diff::{apply_changes, pointer};
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 
@@ -62,89 +63,6 @@ fn changed(path: &str, segments: Vec<PathSegment>, old: Value, new: Value) -> Ch
 
 fn obj(v: Value) -> Map<String, Value> {
     v.as_object().cloned().unwrap()
-}
-
-/// Applies changes one after another, as the documentation of `diff_json` describes, and checks
-/// the ordering promises on the way: an `added` array index is the array's current end and a
-/// `removed` one its current last element.
-fn apply(mut doc: Value, changes: &[Change]) -> Value {
-    for c in changes {
-        match c.op {
-            Added => {
-                assert!(c.old.is_none(), "{c:?}");
-                set(
-                    &mut doc,
-                    &c.segments,
-                    c.new.clone().expect("added has new"),
-                    true,
-                );
-            }
-            Changed => {
-                assert!(c.old.is_some(), "{c:?}");
-                set(
-                    &mut doc,
-                    &c.segments,
-                    c.new.clone().expect("changed has new"),
-                    false,
-                );
-            }
-            Removed => {
-                assert!(c.new.is_none(), "{c:?}");
-                remove(&mut doc, &c.segments);
-            }
-        }
-    }
-    doc
-}
-
-fn at<'a>(doc: &'a mut Value, segments: &[PathSegment]) -> &'a mut Value {
-    let mut cur = doc;
-    for seg in segments {
-        cur = match (cur, seg) {
-            (Value::Object(m), PathSegment::Key(k)) => m.get_mut(k).expect("path exists"),
-            (Value::Array(a), PathSegment::Index(i)) => a.get_mut(*i).expect("index exists"),
-            (v, s) => panic!("{s:?} does not address into {v}"),
-        };
-    }
-    cur
-}
-
-fn set(doc: &mut Value, segments: &[PathSegment], value: Value, adding: bool) {
-    let Some((last, parent)) = segments.split_last() else {
-        assert!(!adding, "the root is never added");
-        *doc = value;
-        return;
-    };
-    match (at(doc, parent), last) {
-        (Value::Object(m), PathSegment::Key(k)) => {
-            assert_eq!(m.contains_key(k), !adding, "{k:?} in {m:?}");
-            m.insert(k.clone(), value);
-        }
-        (Value::Array(a), PathSegment::Index(i)) if adding => {
-            assert_eq!(*i, a.len(), "an added index is the end of the array");
-            a.push(value);
-        }
-        (Value::Array(a), PathSegment::Index(i)) => a[*i] = value,
-        (v, s) => panic!("{s:?} does not address into {v}"),
-    }
-}
-
-fn remove(doc: &mut Value, segments: &[PathSegment]) {
-    let (last, parent) = segments.split_last().expect("the root is never removed");
-    match (at(doc, parent), last) {
-        (Value::Object(m), PathSegment::Key(k)) => {
-            assert!(m.shift_remove(k).is_some(), "{k:?} exists");
-        }
-        (Value::Array(a), PathSegment::Index(i)) => {
-            assert_eq!(
-                *i + 1,
-                a.len(),
-                "a removed index is the last element of the array"
-            );
-            a.pop();
-        }
-        (v, s) => panic!("{s:?} does not address into {v}"),
-    }
 }
 
 /// `v` with every integral float written as an integer (so `1.0` and `1` compare equal with
@@ -465,7 +383,7 @@ fn table() {
         let got = diff_json(&old, &new);
         assert_eq!(got, expected, "{name}");
         assert_eq!(
-            canonical(&apply(old.clone(), &got)),
+            canonical(&apply_changes(old.clone(), &got)),
             canonical(&new),
             "{name}: applied"
         );
@@ -474,7 +392,7 @@ fn table() {
         // Backwards works too.
         let back = diff_json(&new, &old);
         assert_eq!(
-            canonical(&apply(new.clone(), &back)),
+            canonical(&apply_changes(new.clone(), &back)),
             canonical(&old),
             "{name}: backwards"
         );
@@ -702,7 +620,7 @@ fn two_versions_saved_in_a_memory_store() {
         )
     );
     assert_eq!(
-        apply(Value::Object(from.data.clone()), &diff.changes),
+        apply_changes(Value::Object(from.data.clone()), &diff.changes),
         Value::Object(obj(
             json!({"step": 2, "plan": ["search"], "notes": {"a": "y", "b": null}, "k": 1, "done": false})
         ))
@@ -742,7 +660,10 @@ fn two_versions_saved_in_a_memory_store() {
         (2, 1, 2, 2, 2)
     );
     assert_eq!(
-        canonical(&apply(Value::Object(to.data.clone()), &back.changes)),
+        canonical(&apply_changes(
+            Value::Object(to.data.clone()),
+            &back.changes
+        )),
         canonical(&Value::Object(from.data.clone()))
     );
     let same = diff_snapshots(&to, &to);
@@ -971,6 +892,11 @@ fn edit() -> impl Strategy<Value = Edit> {
     })
 }
 
+/// The value at `path` (which exists: it was listed by `paths`).
+fn at<'a>(doc: &'a mut Value, path: &[PathSegment]) -> &'a mut Value {
+    doc.pointer_mut(&pointer(path)).expect("path exists")
+}
+
 fn edited(mut doc: Value, edits: &[Edit]) -> Value {
     for e in edits {
         let mut all = Vec::new();
@@ -1026,20 +952,12 @@ proptest! {
     #[test]
     fn applying_the_changes_to_old_yields_new((old, new) in pair()) {
         let changes = diff_json(&old, &new);
-        let applied = apply(old.clone(), &changes);
+        let applied = apply_changes(old.clone(), &changes);
         prop_assert_eq!(canonical(&applied), canonical(&new));
         prop_assert!(diff_json(&applied, &new).is_empty());
         for c in &changes {
             // The pointer is the segments, escaped.
-            let mut pointer = String::new();
-            for s in &c.segments {
-                pointer.push('/');
-                match s {
-                    PathSegment::Key(k) => pointer.push_str(&k.replace('~', "~0").replace('/', "~1")),
-                    PathSegment::Index(i) => pointer.push_str(&i.to_string()),
-                }
-            }
-            prop_assert_eq!(&c.path, &pointer);
+            prop_assert_eq!(&c.path, &pointer(&c.segments));
             // serde_json's own pointer lookup finds the values where they are.
             if let Some(o) = &c.old {
                 prop_assert_eq!(old.pointer(&c.path), Some(o));
@@ -1086,6 +1004,6 @@ proptest! {
         prop_assert_eq!(d.added, d.changes.iter().filter(|c| c.op == Added).count());
         prop_assert_eq!(d.removed, d.changes.iter().filter(|c| c.op == Removed).count());
         prop_assert_eq!((d.from_version, d.to_version), (1, 2));
-        prop_assert_eq!(canonical(&apply(Value::Object(from.data.clone()), &d.changes)), canonical(&Value::Object(to.data)));
+        prop_assert_eq!(canonical(&apply_changes(Value::Object(from.data.clone()), &d.changes)), canonical(&Value::Object(to.data)));
     }
 }

@@ -1,6 +1,7 @@
 //! Regression tests of the fuzzing (`fuzz/`, `cargo fuzz`): every crasher the fuzzers found,
 //! and every input of the committed corpus, replayed through exactly the harness code the fuzz
-//! targets run (`fuzz/src/lib.rs`, included below), on stable, as a normal `cargo test`.
+//! targets run (the test kit's `harness`, `testkit/src/harness.rs`), on stable, as a normal
+//! `cargo test`.
 //!
 //! * Crashers live in `tests/fuzz_regressions/<target>/` (one file each, named after the
 //!   finding); each also has a named test here saying what it found.
@@ -17,14 +18,12 @@
     clippy::panic
 )]
 
-#[path = "../fuzz/src/lib.rs"]
-#[allow(dead_code)]
-mod harness;
-
 mod sqlite_support;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
+
+use asap_state_testkit::harness;
 
 use asap_state::{
     MeteringStore, SaveOptions, SnapshotStore, SqliteStateDb, StateSnapshotInput, Timestamp,

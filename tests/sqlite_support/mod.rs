@@ -14,7 +14,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use asap_state::{ManualClock, Runtime, SequentialIds, StateError, Timestamp};
 
 /// The folder of the Python reference's files, in the repository (see its README.md).
-pub const FIXTURE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/python-ref-2.5.10");
+pub const FIXTURE_DIR: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/python-ref-2.5.10"
+);
 
 /// The path of a reference fixture (to read, never to open as a database).
 pub fn fixture_path(name: &str) -> PathBuf {
@@ -24,12 +27,8 @@ pub fn fixture_path(name: &str) -> PathBuf {
 /// The bytes of a reference fixture.
 pub fn read_fixture(name: &str) -> Vec<u8> {
     let path = fixture_path(name);
-    std::fs::read(&path).unwrap_or_else(|e| {
-        panic!(
-            "cannot read the reference fixture {} ({e})",
-            path.display()
-        )
-    })
+    std::fs::read(&path)
+        .unwrap_or_else(|e| panic!("cannot read the reference fixture {} ({e})", path.display()))
 }
 
 /// A fingerprint of some bytes: their length and 64-bit FNV-1a hash. Equal fingerprints before
