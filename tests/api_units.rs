@@ -1,12 +1,6 @@
 //! Behaviour of the core's public helpers that the contract suite does not reach through a
 //! store: the runtime (clock and ids), error codes, environment configuration, argument parsers.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects,
-    clippy::panic
-)]
+#![allow(clippy::restriction)] // Tests panic by design: the no-panic lints are for library code.
 
 use asap_state::*;
 use serde_json::json;

@@ -2,13 +2,7 @@
 //! a 10,000-deep input, snapshots saved in a store, `StateSnapshot::from_json`, and properties
 //! (applying the changes to `old` in order yields `new`; a value has no difference with itself).
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects,
-    clippy::panic
-)]
+#![allow(clippy::restriction)] // Tests panic by design: the no-panic lints are for library code.
 
 use asap_state::{
     diff_json, diff_snapshots, Change, ChangeOp, ManualClock, MemorySnapshotStore, PathSegment,

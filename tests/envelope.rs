@@ -4,13 +4,7 @@
 //! The store-facing cases are written once, over `&dyn SnapshotStore`, and run by
 //! [`backend_suite!`] against the memory store and a SQLite image.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects,
-    clippy::panic
-)]
+#![allow(clippy::restriction)] // Tests panic by design: the no-panic lints are for library code.
 
 use std::sync::Arc;
 

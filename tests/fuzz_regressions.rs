@@ -10,13 +10,7 @@
 //!   images of `fuzz/corpus/open_bytes/` (databases written by this crate, plus copies of the
 //!   Python reference's files), as `fuzz/README.md` describes.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects,
-    clippy::panic
-)]
+#![allow(clippy::restriction)] // Tests panic by design: the no-panic lints are for library code.
 
 mod sqlite_support;
 

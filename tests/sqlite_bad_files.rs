@@ -8,13 +8,7 @@
 //! byte). A zero-length *file* is a fresh database by design (as with `sqlite3`); zero-length
 //! *bytes* are `CORRUPT_DATABASE`.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects,
-    clippy::panic
-)]
+#![allow(clippy::restriction)] // Tests panic by design: the no-panic lints are for library code.
 
 mod sqlite_support;
 

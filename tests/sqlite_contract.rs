@@ -1,13 +1,7 @@
 //! The contract suite (`tests/contract/mod.rs`), unchanged, on the SQLite backend: a database
 //! image in memory, and a real file.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects,
-    clippy::panic
-)]
+#![allow(clippy::restriction)] // Tests panic by design: the no-panic lints are for library code.
 
 mod contract;
 

@@ -9,13 +9,7 @@
 //! * The Python reference's 500 recorded snapshot operations (`ops.json`) replay on the SQLite
 //!   backend with every answer matching (as `tests/ops_replay.rs` does for the memory backend).
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects,
-    clippy::panic
-)]
+#![allow(clippy::restriction)] // Tests panic by design: the no-panic lints are for library code.
 
 mod ops_support;
 mod sqlite_support;

@@ -1,13 +1,7 @@
 //! Native files: sharing one database per path in a process, the lock against other processes,
 //! and persistence across close and reopen.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects,
-    clippy::panic
-)]
+#![allow(clippy::restriction)] // Tests panic by design: the no-panic lints are for library code.
 
 use asap_state::{
     ManualClock, MeteringStore, QueryOptions, Runtime, SaveOptions, SequentialIds, SnapshotStore,

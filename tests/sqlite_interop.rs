@@ -16,13 +16,7 @@
 //! The fixtures in `tests/fixtures/python-ref-2.5.10/` are never opened as databases: they are read as bytes, or copied
 //! into a temporary directory first, and their bytes are checked unchanged afterwards.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects,
-    clippy::panic
-)]
+#![allow(clippy::restriction)] // Tests panic by design: the no-panic lints are for library code.
 
 mod sqlite_support;
 

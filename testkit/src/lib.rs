@@ -15,13 +15,7 @@
 //! This is test code: a broken rule is reported by panicking (which libFuzzer reports as a
 //! crash and proptest shrinks), hence the lints allowed below.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects
-)]
+#![allow(clippy::restriction)] // Tests panic by design: the no-panic lints are for library code.
 
 use std::sync::Arc;
 
