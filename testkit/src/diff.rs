@@ -20,10 +20,10 @@ pub fn json_eq(a: &Value, b: &Value) -> bool {
     }
 }
 
+/// An integer's exact value, `None` for a float: read from its text (a float always prints
+/// with a `.` or an exponent), independently of how the core tells them apart.
 fn as_int(n: &Number) -> Option<i128> {
-    n.as_i64()
-        .map(i128::from)
-        .or_else(|| n.as_u64().map(i128::from))
+    n.to_string().parse().ok()
 }
 
 fn number_eq(x: &Number, y: &Number) -> bool {
@@ -39,17 +39,16 @@ fn number_eq(x: &Number, y: &Number) -> bool {
     }
 }
 
-/// The JSON Pointer (RFC 6901) of `segments`.
+/// The JSON Pointer (RFC 6901) of `segments`: the oracle the changes' `path` is checked
+/// against (written apart from the core's own).
 pub fn pointer(segments: &[PathSegment]) -> String {
-    let mut out = String::new();
-    for s in segments {
-        out.push('/');
-        match s {
-            PathSegment::Key(k) => out.push_str(&k.replace('~', "~0").replace('/', "~1")),
-            PathSegment::Index(i) => out.push_str(&i.to_string()),
-        }
-    }
-    out
+    segments
+        .iter()
+        .map(|s| match s {
+            PathSegment::Key(k) => format!("/{}", k.replace('~', "~0").replace('/', "~1")),
+            PathSegment::Index(i) => format!("/{i}"),
+        })
+        .collect()
 }
 
 /// Applies changes one after another (see [`apply_change`]).

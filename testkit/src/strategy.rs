@@ -93,114 +93,71 @@ fn num(range: std::ops::Range<u64>) -> impl Strategy<Value = Num> {
     range.prop_map(Num)
 }
 
+/// A strategy for one variant of [`Op`], each field named once beside its own strategy:
+/// `variant!(Get { task: task(), version: option::of(version()) })`.
+macro_rules! variant {
+    ($name:ident { $($field:ident: $strategy:expr),+ $(,)? }) => {
+        ($($strategy,)+).prop_map(|($($field,)+)| Op::$name { $($field),+ })
+    };
+}
+
 /// One operation, every kind weighted as the differential wants them.
 pub fn op() -> impl Strategy<Value = Op> {
+    use proptest::option::{of, weighted};
     let task = || one_of(&TASKS);
     let agent = || one_of(&AGENTS);
+    let limit = prop_oneof![4 => 0u64..5, 1 => Just(MAX_SAFE_INTEGER), 1 => Just(u64::MAX)];
+    let offset = prop_oneof![4 => 0u64..4, 1 => Just(MAX_SAFE_INTEGER)];
     prop_oneof![
-        8 => (
-            task(),
-            proptest::option::weighted(0.3, dup_id(3)),
-            proptest::option::weighted(0.5, version()),
-            proptest::option::weighted(0.25, num(0..6)),
-            (0usize..10).prop_map(data),
-            any::<bool>(),
-            proptest::option::weighted(0.7, instant()),
-        )
-            .prop_map(|(task, id, version, expected, data, checkpoint, created_at)| Op::Save {
-                task,
-                id,
-                version,
-                expected,
-                data,
-                checkpoint,
-                created_at,
-            }),
-        3 => (task(), proptest::option::of(version()))
-            .prop_map(|(task, version)| Op::Get { task, version }),
-        1 => (task(), dup_id(3)).prop_map(|(task, id)| Op::GetById { task, id }),
+        8 => variant!(Save {
+            task: task(),
+            id: weighted(0.3, dup_id(3)),
+            version: weighted(0.5, version()),
+            expected: weighted(0.25, num(0..6)),
+            data: (0usize..10).prop_map(data),
+            checkpoint: any::<bool>(),
+            created_at: weighted(0.7, instant()),
+        }),
+        3 => variant!(Get { task: task(), version: of(version()) }),
+        1 => variant!(GetById { task: task(), id: dup_id(3) }),
         1 => task().prop_map(|task| Op::ListVersions { task }),
-        2 => (task(), proptest::option::weighted(0.7, version()))
-            .prop_map(|(task, version)| Op::Delete { task, version }),
-        2 => (
-            task(),
-            proptest::option::of(num(0..4)),
-            proptest::option::of(instant()),
-            any::<bool>(),
-        )
-            .prop_map(|(task, keep_last, older_than, keep_checkpoints)| Op::Prune {
-                task,
-                keep_last,
-                older_than,
-                keep_checkpoints,
-            }),
+        2 => variant!(Delete { task: task(), version: weighted(0.7, version()) }),
+        2 => variant!(Prune {
+            task: task(),
+            keep_last: of(num(0..4)),
+            older_than: of(instant()),
+            keep_checkpoints: any::<bool>(),
+        }),
         1 => Just(Op::ListTasks),
-        8 => (
-            proptest::option::weighted(0.3, dup_id(4)),
-            task(),
-            agent(),
-            one_of(&CONSUMERS),
-            [metric(), metric(), metric(), metric()],
-            proptest::option::weighted(0.8, instant()),
-        )
-            .prop_map(|(id, task, agent, consumer, metrics, at)| Op::Record {
-                id,
-                task,
-                agent,
-                consumer,
-                metrics,
-                at,
-            }),
-        4 => (
-            agent(),
-            instant(),
-            instant(),
-            proptest::option::weighted(
-                0.4,
-                prop_oneof![4 => 0u64..5, 1 => Just(MAX_SAFE_INTEGER), 1 => Just(u64::MAX)]
-                    .prop_map(Num)
-            ),
-            prop_oneof![4 => 0u64..4, 1 => Just(MAX_SAFE_INTEGER)].prop_map(Num),
-        )
-            .prop_map(|(agent, start, end, limit, offset)| Op::Query {
-                agent,
-                start,
-                end,
-                limit,
-                offset,
-            }),
-        2 => (
-            agent(),
-            one_of(&PERIODS),
-            proptest::option::of(instant()),
-            proptest::option::of(instant()),
-        )
-            .prop_map(|(agent, period, start, end)| Op::Aggregate {
-                agent,
-                period,
-                start,
-                end,
-            }),
-        2 => (agent(), any::<bool>(), instant(), instant())
-            .prop_map(|(agent, day, start, end)| Op::Series {
-                agent,
-                day,
-                start,
-                end,
-            }),
+        8 => variant!(Record {
+            id: weighted(0.3, dup_id(4)),
+            task: task(),
+            agent: agent(),
+            consumer: one_of(&CONSUMERS),
+            metrics: [metric(), metric(), metric(), metric()],
+            at: weighted(0.8, instant()),
+        }),
+        4 => variant!(Query {
+            agent: agent(),
+            start: instant(),
+            end: instant(),
+            limit: weighted(0.4, limit.prop_map(Num)),
+            offset: offset.prop_map(Num),
+        }),
+        2 => variant!(Aggregate {
+            agent: agent(),
+            period: one_of(&PERIODS),
+            start: of(instant()),
+            end: of(instant()),
+        }),
+        2 => variant!(Series { agent: agent(), day: any::<bool>(), start: instant(), end: instant() }),
         1 => Just(Op::Agents),
-        2 => (
-            any::<bool>(),
-            proptest::option::of(agent()),
-            proptest::option::of(instant()),
-            proptest::option::of(instant()),
-        )
-            .prop_map(|(json, agent, start, end)| Op::Export {
-                json,
-                agent,
-                start,
-                end,
-            }),
+        2 => variant!(Export {
+            json: any::<bool>(),
+            agent: of(agent()),
+            start: of(instant()),
+            end: of(instant()),
+        }),
         // Up to two hours, in seconds.
         1 => (0u16..7200).prop_map(Op::Advance),
         2 => Just(Op::Reopen),
