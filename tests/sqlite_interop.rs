@@ -689,10 +689,8 @@ fn check_with_sqlite3(path: &Path, answers: &SqliteStateDb, counts: (usize, usiz
             .collect()
     };
     let snap_cols = columns("snapshots");
-    assert_eq!(
-        snap_cols.iter().map(|c| c[1].as_str()).collect::<Vec<_>>(),
-        SNAPSHOT_COLUMNS
-    );
+    let names: Vec<&str> = snap_cols.iter().map(|c| c[1].as_str()).collect();
+    assert_eq!(names.join(", "), SNAPSHOT_COLUMNS);
     assert_eq!(
         snap_cols
             .iter()
@@ -709,10 +707,8 @@ fn check_with_sqlite3(path: &Path, answers: &SqliteStateDb, counts: (usize, usiz
         "snapshots column types / NOT NULL / PRIMARY KEY (task_id, version)"
     );
     let event_cols = columns("usage_events");
-    assert_eq!(
-        event_cols.iter().map(|c| c[1].as_str()).collect::<Vec<_>>(),
-        EVENT_COLUMNS
-    );
+    let names: Vec<&str> = event_cols.iter().map(|c| c[1].as_str()).collect();
+    assert_eq!(names.join(", "), EVENT_COLUMNS);
     assert_eq!(event_cols[0][5], "1", "usage_events.id is the primary key");
     let indexes = sqlite3_lines(
         path,
