@@ -4,13 +4,7 @@
 //! The store-facing cases are written once, over `&dyn SnapshotStore`, and run by
 //! [`backend_suite!`] against the memory store and a SQLite image.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects,
-    clippy::panic
-)]
+#![allow(clippy::restriction)] // Tests panic by design: the no-panic lints are for library code.
 
 use std::sync::Arc;
 
@@ -148,6 +142,11 @@ backend_suite!(sqlite_image, |rt| Box::new(
     SqliteStateDb::open_in_memory(rt).unwrap().snapshots()
 ));
 
+/// The keys of a JSON object, in their order.
+fn key_order(v: &Value) -> Vec<&str> {
+    v.as_object().unwrap().keys().map(String::as_str).collect()
+}
+
 // ---------------------------------------------------------------------------------------------
 // Store-facing cases
 // ---------------------------------------------------------------------------------------------
@@ -164,14 +163,8 @@ mod cases {
             reply["payload"],
             json!({"found": true, "snapshot": serde_json::to_value(&latest).unwrap()})
         );
-        let keys: Vec<&str> = reply["payload"]["snapshot"]
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
-            .collect();
         assert_eq!(
-            keys,
+            key_order(&reply["payload"]["snapshot"]),
             [
                 "id",
                 "task_id",
@@ -218,8 +211,10 @@ mod cases {
             reply["payload"],
             json!({"found": false, "task_id": "task-1", "version": 9, "error": "snapshot not found"})
         );
-        let keys: Vec<&String> = reply["payload"].as_object().unwrap().keys().collect();
-        assert_eq!(keys, ["found", "task_id", "version", "error"]);
+        assert_eq!(
+            key_order(&reply["payload"]),
+            ["found", "task_id", "version", "error"]
+        );
     }
 
     pub fn restore_any_version_by_id(s: &dyn SnapshotStore) {
@@ -361,22 +356,11 @@ mod cases {
         let (rt, clock) = handler_runtime();
         let request = envelope("state_query", json!({"task_id": "task-1"}));
         let reply = handle_state_envelope(s, &rt, &request).unwrap();
-        let keys: Vec<&String> = reply.as_object().unwrap().keys().collect();
+        // The reference's field order, pinned here apart from the core's ENVELOPE_FIELDS.
         assert_eq!(
-            keys,
-            [
-                "id",
-                "asap_version",
-                "timestamp",
-                "sender",
-                "recipient",
-                "payload_type",
-                "payload",
-                "correlation_id",
-                "trace_id",
-                "requires_ack",
-                "extensions"
-            ]
+            key_order(&reply).join(" "),
+            "id asap_version timestamp sender recipient payload_type payload correlation_id \
+             trace_id requires_ack extensions"
         );
         assert_eq!(reply["asap_version"], "0.1");
         assert_eq!(reply["sender"], BACKUP);
@@ -430,6 +414,16 @@ mod cases {
         assert_eq!(reply["extensions"], Value::Null);
     }
 
+    /// Rows of (request, start of the message) as cases with a JSON-RPC and a StateError code.
+    fn tagged<T: ToString>(
+        code: i64,
+        state_code: &'static str,
+        rows: Vec<(Value, T)>,
+    ) -> impl Iterator<Item = (Value, i64, &'static str, String)> {
+        rows.into_iter()
+            .map(move |(request, text)| (request, code, state_code, text.to_string()))
+    }
+
     /// Every malformed envelope: the JSON-RPC code, the StateError code, a message naming the
     /// field, and nothing changed.
     pub fn malformed_envelopes_change_nothing(s: &dyn SnapshotStore) {
@@ -449,239 +443,122 @@ mod cases {
             e[key] = value;
             e
         };
-        let cases: Vec<(Value, i64, &str, &str)> = vec![
-            (
-                json!(null),
-                -32602,
-                "INVALID_ARGUMENT",
-                "envelope must be an object, got null",
-            ),
+        // Invalid params (-32602) refused as INVALID_ARGUMENT, then as INVALID_TIMESTAMP, and
+        // payload types not handled (-32601): each with the start of its message.
+        let mut invalid: Vec<(Value, &str)> = vec![
+            (json!(null), "envelope must be an object, got null"),
             (
                 json!([good.clone()]),
-                -32602,
-                "INVALID_ARGUMENT",
                 "envelope must be an object, got an array",
             ),
-            (
-                json!("text"),
-                -32602,
-                "INVALID_ARGUMENT",
-                "envelope must be an object",
-            ),
-            (
-                json!(1),
-                -32602,
-                "INVALID_ARGUMENT",
-                "envelope must be an object",
-            ),
-            (
-                without("asap_version"),
-                -32602,
-                "INVALID_ARGUMENT",
-                "envelope.asap_version is required",
-            ),
-            (
-                without("sender"),
-                -32602,
-                "INVALID_ARGUMENT",
-                "envelope.sender is required",
-            ),
-            (
-                without("recipient"),
-                -32602,
-                "INVALID_ARGUMENT",
-                "envelope.recipient is required",
-            ),
-            (
-                without("payload_type"),
-                -32602,
-                "INVALID_ARGUMENT",
-                "envelope.payload_type is required",
-            ),
-            (
-                without("payload"),
-                -32602,
-                "INVALID_ARGUMENT",
-                "envelope.payload is required",
-            ),
+            (json!("text"), "envelope must be an object"),
+            (json!(1), "envelope must be an object"),
+            (without("asap_version"), "envelope.asap_version is required"),
+            (without("sender"), "envelope.sender is required"),
+            (without("recipient"), "envelope.recipient is required"),
+            (without("payload_type"), "envelope.payload_type is required"),
+            (without("payload"), "envelope.payload is required"),
             (
                 with("asap_version", json!(0.1)),
-                -32602,
-                "INVALID_ARGUMENT",
                 "envelope.asap_version must be a string, got number 0.1",
             ),
             (
                 with("asap_version", json!(null)),
-                -32602,
-                "INVALID_ARGUMENT",
                 "envelope.asap_version must be a string, got null",
             ),
-            (
-                with("sender", json!(7)),
-                -32602,
-                "INVALID_ARGUMENT",
-                "envelope.sender must be a string",
-            ),
+            (with("sender", json!(7)), "envelope.sender must be a string"),
             (
                 with("sender", json!("coordinator")),
-                -32602,
-                "INVALID_ARGUMENT",
                 "envelope.sender must follow 'urn:asap:agent:{name}'",
-            ),
-            (
-                with("sender", json!("urn:asap:agent:")),
-                -32602,
-                "INVALID_ARGUMENT",
-                "envelope.sender must follow",
-            ),
-            (
-                with("sender", json!("urn:asap:agent:Upper")),
-                -32602,
-                "INVALID_ARGUMENT",
-                "envelope.sender must follow",
-            ),
-            (
-                with("sender", json!("urn:asap:agent:a:b:c")),
-                -32602,
-                "INVALID_ARGUMENT",
-                "envelope.sender must follow",
-            ),
-            (
-                with("sender", json!("urn:asap:agent:a:")),
-                -32602,
-                "INVALID_ARGUMENT",
-                "envelope.sender must follow",
-            ),
-            (
-                with("sender", json!("urn:asap:agent:a b")),
-                -32602,
-                "INVALID_ARGUMENT",
-                "envelope.sender must follow",
-            ),
-            (
-                with("sender", json!("urn:asap:agent:a\n")),
-                -32602,
-                "INVALID_ARGUMENT",
-                "envelope.sender must follow",
             ),
             (
                 with(
                     "sender",
                     json!(format!("urn:asap:agent:{}", "a".repeat(242))),
                 ),
-                -32602,
-                "INVALID_ARGUMENT",
                 "envelope.sender must be at most 256 characters, got 257",
             ),
             (
                 with("recipient", json!("urn:asap:task:x")),
-                -32602,
-                "INVALID_ARGUMENT",
                 "envelope.recipient must follow 'urn:asap:agent:{name}'",
             ),
             (
                 with("payload_type", json!(["state_save"])),
-                -32602,
-                "INVALID_ARGUMENT",
                 "envelope.payload_type must be a string, got an array",
             ),
             (
                 with("payload", json!([])),
-                -32602,
-                "INVALID_ARGUMENT",
                 "envelope.payload must be an object, got an array",
             ),
             (
                 with("payload", json!("{}")),
-                -32602,
-                "INVALID_ARGUMENT",
                 "envelope.payload must be an object, got string",
             ),
             (
                 with("payload", json!(null)),
-                -32602,
-                "INVALID_ARGUMENT",
                 "envelope.payload must be an object, got null",
             ),
             (
                 with("id", json!(5)),
-                -32602,
-                "INVALID_ARGUMENT",
                 "envelope.id must be a string or null, got number 5",
             ),
             (
-                with("timestamp", json!("2025-02-08T12:00:00")),
-                -32602,
-                "INVALID_TIMESTAMP",
-                "envelope.timestamp: \"2025-02-08T12:00:00\" has no UTC offset",
-            ),
-            (
-                with("timestamp", json!("yesterday")),
-                -32602,
-                "INVALID_TIMESTAMP",
-                "envelope.timestamp: \"yesterday\" is not an ISO 8601 date-time",
-            ),
-            (
-                with("timestamp", json!(1_700_000_000_000u64)),
-                -32602,
-                "INVALID_TIMESTAMP",
-                "envelope.timestamp must be an ISO 8601 string with an offset, got number",
-            ),
-            (
                 with("correlation_id", json!({})),
-                -32602,
-                "INVALID_ARGUMENT",
                 "envelope.correlation_id must be a string or null, got an object",
             ),
             (
                 with("trace_id", json!(false)),
-                -32602,
-                "INVALID_ARGUMENT",
                 "envelope.trace_id must be a string or null, got boolean false",
             ),
             (
                 with("requires_ack", json!("yes")),
-                -32602,
-                "INVALID_ARGUMENT",
                 "envelope.requires_ack must be a boolean",
             ),
             (
                 with("requires_ack", json!(null)),
-                -32602,
-                "INVALID_ARGUMENT",
                 "envelope.requires_ack must be a boolean, got null",
             ),
             (
                 with("extensions", json!([1])),
-                -32602,
-                "INVALID_ARGUMENT",
                 "envelope.extensions must be an object or null, got an array",
             ),
+            (with("extra", json!(1)), "envelope: unknown field \"extra\""),
+        ];
+        // Senders that are not `urn:asap:agent:{name}`.
+        for sender in [
+            "urn:asap:agent:",
+            "urn:asap:agent:Upper",
+            "urn:asap:agent:a:b:c",
+            "urn:asap:agent:a:",
+            "urn:asap:agent:a b",
+            "urn:asap:agent:a\n",
+        ] {
+            invalid.push((with("sender", json!(sender)), "envelope.sender must follow"));
+        }
+        let bad_timestamps: Vec<(Value, &str)> = vec![
             (
-                with("extra", json!(1)),
-                -32602,
-                "INVALID_ARGUMENT",
-                "envelope: unknown field \"extra\"",
+                with("timestamp", json!("2025-02-08T12:00:00")),
+                "envelope.timestamp: \"2025-02-08T12:00:00\" has no UTC offset",
             ),
             (
-                with("payload_type", json!("task.request")),
-                -32601,
-                "INVALID_ARGUMENT",
-                "envelope.payload_type \"task.request\" is not handled",
+                with("timestamp", json!("yesterday")),
+                "envelope.timestamp: \"yesterday\" is not an ISO 8601 date-time",
             ),
             (
-                with("payload_type", json!("State_Save")),
-                -32601,
-                "INVALID_ARGUMENT",
-                "envelope.payload_type \"State_Save\" is not handled",
-            ),
-            (
-                with("payload_type", json!("")),
-                -32601,
-                "INVALID_ARGUMENT",
-                "envelope.payload_type \"\" is not handled",
+                with("timestamp", json!(1_700_000_000_000u64)),
+                "envelope.timestamp must be an ISO 8601 string with an offset, got number",
             ),
         ];
+        let not_handled: Vec<(Value, String)> = ["task.request", "State_Save", ""]
+            .iter()
+            .map(|t| {
+                let text = format!("envelope.payload_type {t:?} is not handled");
+                (with("payload_type", json!(t)), text)
+            })
+            .collect();
+        let cases = tagged(-32602, "INVALID_ARGUMENT", invalid)
+            .chain(tagged(-32602, "INVALID_TIMESTAMP", bad_timestamps))
+            .chain(tagged(-32601, "INVALID_ARGUMENT", not_handled));
         for (request, code, state_code, text) in cases {
             let e = err(s, &request);
             assert_eq!(e.code, code, "{request}: {e}");
@@ -692,7 +569,7 @@ mod cases {
             assert_eq!(e.message, message);
             assert_eq!(e.data["code"], state_code, "{request}: {e}");
             assert!(
-                error_text(&e).starts_with(text),
+                error_text(&e).starts_with(&text),
                 "{request}: {:?} should start with {text:?}",
                 error_text(&e)
             );
@@ -815,8 +692,7 @@ mod cases {
                 id.clone(),
             );
             let response = handle_asap_request(s, &rt, &request);
-            let keys: Vec<&String> = response.as_object().unwrap().keys().collect();
-            assert_eq!(keys, ["jsonrpc", "id", "result"]);
+            assert_eq!(key_order(&response), ["jsonrpc", "id", "result"]);
             assert_eq!(response["jsonrpc"], "2.0");
             assert_eq!(response["id"], id);
             let reply = &response["result"]["envelope"];
@@ -1003,8 +879,11 @@ mod cases {
         ];
         for (request, id, code, message, text) in cases {
             let response = handle_asap_request(s, &rt, &request);
-            let keys: Vec<&String> = response.as_object().unwrap().keys().collect();
-            assert_eq!(keys, ["jsonrpc", "id", "error"], "{request}");
+            assert_eq!(
+                key_order(&response),
+                ["jsonrpc", "id", "error"],
+                "{request}"
+            );
             assert_eq!(response["jsonrpc"], "2.0");
             assert_eq!(response["id"], id, "{request}");
             let e = &response["error"];
@@ -1324,25 +1203,15 @@ fn copy_keeps_what_the_destination_has_and_replaces_same_versions() {
     save(&to_s, "t", json!({"to": 1}));
     save(&to_s, "t", json!({"to": 2}));
     save(&to_s, "other", json!({}));
-    from_m
-        .record(
-            UsageEventInput::new("t", "a", "c")
-                .id("evt-same")
-                .metrics(UsageMetrics {
-                    tokens_in: 1,
-                    ..Default::default()
-                }),
-        )
-        .unwrap();
-    to_m.record(
-        UsageEventInput::new("t", "a", "c")
-            .id("evt-same")
-            .metrics(UsageMetrics {
-                tokens_in: 100,
-                ..Default::default()
-            }),
-    )
-    .unwrap();
+    // The same event id on both sides, with different tokens.
+    for (store, tokens_in) in [(&from_m, 1), (&to_m, 100)] {
+        let metrics = UsageMetrics {
+            tokens_in,
+            ..Default::default()
+        };
+        let event = UsageEventInput::new("t", "a", "c").id("evt-same");
+        store.record(event.metrics(metrics)).unwrap();
+    }
     let report = copy_state((Some(&from_s), Some(&from_m)), (Some(&to_s), Some(&to_m))).unwrap();
     assert_eq!((report.snapshots, report.events), (1, 1));
     // Version 1 is replaced by from's (upsert); version 2 and the other task stay.

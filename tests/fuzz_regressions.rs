@@ -1,6 +1,7 @@
 //! Regression tests of the fuzzing (`fuzz/`, `cargo fuzz`): every crasher the fuzzers found,
 //! and every input of the committed corpus, replayed through exactly the harness code the fuzz
-//! targets run (`fuzz/src/lib.rs`, included below), on stable, as a normal `cargo test`.
+//! targets run (the test kit's `harness`, `testkit/src/harness.rs`), on stable, as a normal
+//! `cargo test`.
 //!
 //! * Crashers live in `tests/fuzz_regressions/<target>/` (one file each, named after the
 //!   finding); each also has a named test here saying what it found.
@@ -9,22 +10,14 @@
 //!   images of `fuzz/corpus/open_bytes/` (databases written by this crate, plus copies of the
 //!   Python reference's files), as `fuzz/README.md` describes.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects,
-    clippy::panic
-)]
-
-#[path = "../fuzz/src/lib.rs"]
-#[allow(dead_code)]
-mod harness;
+#![allow(clippy::restriction)] // Tests panic by design: the no-panic lints are for library code.
 
 mod sqlite_support;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
+
+use asap_state_testkit::harness;
 
 use asap_state::{
     MeteringStore, SaveOptions, SnapshotStore, SqliteStateDb, StateSnapshotInput, Timestamp,
@@ -96,8 +89,7 @@ fn the_committed_corpus_passes() {
 #[test]
 fn the_harnesses_accept_valid_and_invalid_input() {
     // Opens, reads, exports, reopens, writes.
-    let (rt, _) = harness::runtime();
-    let db = SqliteStateDb::open_in_memory(rt).unwrap();
+    let db = fresh_db();
     let data = json!({"a": 1}).as_object().cloned().unwrap();
     db.snapshots()
         .save(StateSnapshotInput::new("t", data), SaveOptions::default())
@@ -343,6 +335,16 @@ fn crasher(target: &str, name: &str) -> Vec<u8> {
     .unwrap()
 }
 
+/// Replays an ops_differential crasher through the harness.
+fn replay_ops_crasher(name: &str) {
+    harness::ops_differential(&crasher("ops_differential", name));
+}
+
+/// An empty in-memory database on the harness's runtime.
+fn fresh_db() -> SqliteStateDb {
+    SqliteStateDb::open_in_memory(harness::runtime().0).unwrap()
+}
+
 /// open_bytes finding 1: an image of this crate whose `sqlite_schema` row for
 /// `idx_usage_consumer_timestamp` has a damaged `name` ("idx_usage_consurem_timestamp") while its
 /// SQL still names the real index. Integrity check and column check passed, then the schema
@@ -452,13 +454,9 @@ fn finding_2_variants_automatic_indexes_that_do_not_match_their_table() {
 /// value (the `data` object itself), and serde_json's parser stops at 127 nested containers.
 #[test]
 fn finding_3_data_at_the_depth_limit_reads_back_from_sqlite() {
-    harness::ops_differential(&crasher(
-        "ops_differential",
-        "data-nested-at-the-depth-limit.bin",
-    ));
+    replay_ops_crasher("data-nested-at-the-depth-limit.bin");
 
-    let (rt, _) = harness::runtime();
-    let db = SqliteStateDb::open_in_memory(rt).unwrap();
+    let db = fresh_db();
     let s = db.snapshots();
     let nest = |levels: usize, inner: serde_json::Value| (1..levels).fold(inner, |v, _| json!([v]));
     let cases = [
@@ -509,13 +507,9 @@ fn finding_3_data_at_the_depth_limit_reads_back_from_sqlite() {
 /// is stored, as a record without an id always is.
 #[test]
 fn finding_4_a_generated_event_id_that_is_taken_is_skipped() {
-    harness::ops_differential(&crasher(
-        "ops_differential",
-        "generated-event-id-already-taken.bin",
-    ));
+    replay_ops_crasher("generated-event-id-already-taken.bin");
 
-    let (rt, _) = harness::runtime();
-    let db = SqliteStateDb::open_in_memory(rt).unwrap();
+    let db = fresh_db();
     let (rt, _) = harness::runtime();
     let memory = asap_state::MemoryMeteringStore::with_runtime(rt);
     let sqlite = db.metering();

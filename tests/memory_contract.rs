@@ -1,12 +1,6 @@
 //! The contract suite (`tests/contract/mod.rs`) on the in-memory backend.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects,
-    clippy::panic
-)]
+#![allow(clippy::restriction)] // Tests panic by design: the no-panic lints are for library code.
 
 mod contract;
 

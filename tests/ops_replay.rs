@@ -1,14 +1,8 @@
 //! Replays the Python reference's 500 recorded snapshot-store operations
-//! (`shared/fixtures/python-ref-2.5.10/ops.json`) against the in-memory backend and checks every
+//! (`tests/fixtures/python-ref-2.5.10/ops.json`) against the in-memory backend and checks every
 //! answer.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects,
-    clippy::panic
-)]
+#![allow(clippy::restriction)] // Tests panic by design: the no-panic lints are for library code.
 
 mod ops_support;
 

@@ -1,13 +1,7 @@
 //! Property tests of the store invariants on the in-memory backend: random operation sequences
 //! checked against a plain `BTreeMap` model.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects,
-    clippy::panic
-)]
+#![allow(clippy::restriction)] // Tests panic by design: the no-panic lints are for library code.
 
 use std::collections::{BTreeMap, HashMap};
 

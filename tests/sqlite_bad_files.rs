@@ -8,13 +8,7 @@
 //! byte). A zero-length *file* is a fresh database by design (as with `sqlite3`); zero-length
 //! *bytes* are `CORRUPT_DATABASE`.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects,
-    clippy::panic
-)]
+#![allow(clippy::restriction)] // Tests panic by design: the no-panic lints are for library code.
 
 mod sqlite_support;
 
@@ -62,6 +56,26 @@ enum Untouched {
     Everything,
 }
 
+/// Notes a problem unless `what` (caught with `catch_unwind`) returned an error with code
+/// `want` (or `Ok`, when `want` is `"ok"`).
+fn check_code<T>(
+    problems: &mut Vec<String>,
+    name: &str,
+    what: &str,
+    outcome: &std::thread::Result<Result<T, StateError>>,
+    want: &str,
+) {
+    match outcome {
+        Err(_) => problems.push(format!("{name}: {what} PANICKED")),
+        Ok(r) if code(r) != want => problems.push(format!(
+            "{name}: {what} gave {} ({}), want {want}",
+            code(r),
+            message(r)
+        )),
+        Ok(_) => {}
+    }
+}
+
 /// Opens `bytes` both ways and checks the outcome; returns the problems found (empty = fine).
 fn refused(name: &str, bytes: &[u8], want: &str, untouched: Untouched) -> Vec<String> {
     let mut problems = Vec::new();
@@ -71,15 +85,7 @@ fn refused(name: &str, bytes: &[u8], want: &str, untouched: Untouched) -> Vec<St
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         SqliteStateDb::open_bytes(bytes, runtime()).map(|_| ())
     }));
-    match &outcome {
-        Err(_) => problems.push(format!("{name}: open_bytes PANICKED")),
-        Ok(r) if code(r) != want => problems.push(format!(
-            "{name}: open_bytes gave {} ({}), want {want}",
-            code(r),
-            message(r)
-        )),
-        Ok(_) => {}
-    }
+    check_code(&mut problems, name, "open_bytes", &outcome, want);
     if digest(bytes) != before {
         problems.push(format!("{name}: open_bytes changed its input"));
     }
@@ -91,15 +97,7 @@ fn refused(name: &str, bytes: &[u8], want: &str, untouched: Untouched) -> Vec<St
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         SqliteStateDb::open_path(&path, runtime()).map(|db| db.close())
     }));
-    match &outcome {
-        Err(_) => problems.push(format!("{name}: open_path PANICKED")),
-        Ok(r) if code(r) != want => problems.push(format!(
-            "{name}: open_path gave {} ({}), want {want}",
-            code(r),
-            message(r)
-        )),
-        Ok(_) => {}
-    }
+    check_code(&mut problems, name, "open_path", &outcome, want);
     if untouched >= Untouched::MainFile {
         let after = std::fs::read(&path).unwrap();
         if file_digest(&path) != before || after != bytes {

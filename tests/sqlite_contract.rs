@@ -2,13 +2,7 @@
 //! image in memory, a real file, and an image behind `Guarded` (what the bindings hand out: the
 //! closed check must pass every call, fast paths included, through unchanged).
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects,
-    clippy::panic
-)]
+#![allow(clippy::restriction)] // Tests panic by design: the no-panic lints are for library code.
 
 mod contract;
 

@@ -1,10 +1,4 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects,
-    clippy::panic
-)]
+#![allow(clippy::restriction)] // Tests panic by design: the no-panic lints are for library code.
 //! Edges of the SQLite backend seen from outside: the backing stores (missing files, short
 //! reads, removal), rows another writer (`sqlite3`) left that do not fit the contract, stores
 //! opened on a host's file store, and calls after close.

@@ -1,17 +1,12 @@
 //! Native files: sharing one database per path in a process, the lock against other processes,
 //! and persistence across close and reopen.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects,
-    clippy::panic
-)]
+#![allow(clippy::restriction)] // Tests panic by design: the no-panic lints are for library code.
 
 use asap_state::{
     ManualClock, MeteringStore, QueryOptions, Runtime, SaveOptions, SequentialIds, SnapshotStore,
-    SqliteStateDb, StateSnapshotInput, Timestamp, UsageEventInput, UsageMetrics,
+    SqliteStateDb, StateSnapshot, StateSnapshotInput, TaskSummary, Timestamp, UsageEvent,
+    UsageEventInput, UsageMetrics,
 };
 use serde_json::json;
 
@@ -35,6 +30,25 @@ fn data(v: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
     v.as_object().cloned().unwrap()
 }
 
+/// Saves `{"n": 1}` as the first version of task `t`.
+fn save_t1(store: &dyn SnapshotStore) {
+    let input = StateSnapshotInput::new("t", data(json!({"n": 1})));
+    store.save(input, SaveOptions::default()).unwrap();
+}
+
+/// What the persistence test compares before close and after reopen: the tasks, version 3 of
+/// `task`, and every event of `agent`.
+fn observed(db: &SqliteStateDb) -> (Vec<TaskSummary>, Option<StateSnapshot>, Vec<UsageEvent>) {
+    let all = QueryOptions::default();
+    (
+        db.snapshots().list_tasks().unwrap(),
+        db.snapshots().get("task", Some(3)).unwrap(),
+        db.metering()
+            .query("agent", Timestamp::MIN, Timestamp::MAX, all)
+            .unwrap(),
+    )
+}
+
 #[test]
 fn two_opens_of_one_path_share_one_database() {
     let path = temp("shared.db");
@@ -42,12 +56,7 @@ fn two_opens_of_one_path_share_one_database() {
     // Another spelling of the same file.
     let other = path.parent().unwrap().join(".").join("shared.db");
     let b = SqliteStateDb::open_path(&other, runtime()).unwrap();
-    a.snapshots()
-        .save(
-            StateSnapshotInput::new("t", data(json!({"n": 1}))),
-            SaveOptions::default(),
-        )
-        .unwrap();
+    save_t1(&a.snapshots());
     assert_eq!(b.snapshots().list_versions("t").unwrap(), vec![1]);
     b.close().unwrap();
     assert_eq!(a.snapshots().get("t", None).unwrap_err().code(), "CLOSED");
@@ -58,12 +67,7 @@ fn a_file_locked_elsewhere_is_database_locked_and_untouched() {
     let path = temp("locked.db");
     {
         let db = SqliteStateDb::open_path(&path, runtime()).unwrap();
-        db.snapshots()
-            .save(
-                StateSnapshotInput::new("t", data(json!({"n": 1}))),
-                SaveOptions::default(),
-            )
-            .unwrap();
+        save_t1(&db.snapshots());
         db.close().unwrap();
     }
     let before = std::fs::read(&path).unwrap();
@@ -111,18 +115,7 @@ fn everything_survives_close_and_reopen() {
             )
             .unwrap();
     }
-    let before = (
-        db.snapshots().list_tasks().unwrap(),
-        db.snapshots().get("task", Some(3)).unwrap(),
-        db.metering()
-            .query(
-                "agent",
-                Timestamp::MIN,
-                Timestamp::MAX,
-                QueryOptions::default(),
-            )
-            .unwrap(),
-    );
+    let before = observed(&db);
     db.close().unwrap();
     assert!(db.is_closed());
     let wal = path.with_file_name("persist.db-wal");
@@ -133,19 +126,7 @@ fn everything_survives_close_and_reopen() {
         "close checkpoints the WAL into the main file"
     );
     let again = SqliteStateDb::open_path(&path, runtime()).unwrap();
-    let after = (
-        again.snapshots().list_tasks().unwrap(),
-        again.snapshots().get("task", Some(3)).unwrap(),
-        again
-            .metering()
-            .query(
-                "agent",
-                Timestamp::MIN,
-                Timestamp::MAX,
-                QueryOptions::default(),
-            )
-            .unwrap(),
-    );
+    let after = observed(&again);
     assert_eq!(before, after);
     assert_eq!(after.0[0].versions, 5);
     assert_eq!(after.0[0].checkpoints, 3);
@@ -178,12 +159,7 @@ fn factories_select_the_backend_from_the_environment() {
     std::env::set_var("ASAP_STORAGE_PATH", &path);
     let snapshots = create_snapshot_store().unwrap();
     let metering = create_metering_store().unwrap();
-    snapshots
-        .save(
-            StateSnapshotInput::new("t", data(json!({"n": 1}))),
-            SaveOptions::default(),
-        )
-        .unwrap();
+    save_t1(&*snapshots);
     metering
         .record(UsageEventInput::new("t", "a", "c"))
         .unwrap();

@@ -13,16 +13,10 @@
 //!   writes (`tests/interop/write_with_reference.py`), with identical answers. Without
 //!   `ASAP_PYTHON` those tests print `skipped: set ASAP_PYTHON ...` and pass; the Makefile sets it.
 //!
-//! The fixtures in `shared/` are never opened as databases: they are read as bytes, or copied
+//! The fixtures in `tests/fixtures/python-ref-2.5.10/` are never opened as databases: they are read as bytes, or copied
 //! into a temporary directory first, and their bytes are checked unchanged afterwards.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects,
-    clippy::panic
-)]
+#![allow(clippy::restriction)] // Tests panic by design: the no-panic lints are for library code.
 
 mod sqlite_support;
 
@@ -55,6 +49,20 @@ fn event_without_id(e: &UsageEvent) -> Value {
     let mut v = serde_json::to_value(e).unwrap();
     v.as_object_mut().unwrap().remove("id");
     v
+}
+
+/// The events (without ids) that `meter` answers to one query of the reference's spec
+/// (`agent_id`, `start`, `end`, optional `limit` and `offset`).
+fn query_events(meter: &dyn MeteringStore, q: &Value) -> Vec<Value> {
+    let options = QueryOptions {
+        limit: q.get("limit").map(|l| l.as_u64().unwrap()),
+        offset: q.get("offset").map_or(0, |o| o.as_u64().unwrap()),
+    };
+    let start = ts(q["start"].as_str().unwrap());
+    let end = ts(q["end"].as_str().unwrap());
+    let agent = q["agent_id"].as_str().unwrap();
+    let events = meter.query(agent, start, end, options).unwrap();
+    events.iter().map(event_without_id).collect()
 }
 
 /// Counts answers and keeps the mismatches.
@@ -159,21 +167,7 @@ fn check_doc(db: &SqliteStateDb, doc: &Value, missing_task: &str, tally: &mut Ta
     }
     for (i, q) in doc["queries"].as_array().unwrap().iter().enumerate() {
         let agent = q["agent_id"].as_str().unwrap();
-        let options = QueryOptions {
-            limit: q.get("limit").map(|l| l.as_u64().unwrap()),
-            offset: q.get("offset").map_or(0, |o| o.as_u64().unwrap()),
-        };
-        let got: Vec<Value> = meter
-            .query(
-                agent,
-                ts(q["start"].as_str().unwrap()),
-                ts(q["end"].as_str().unwrap()),
-                options,
-            )
-            .unwrap()
-            .iter()
-            .map(event_without_id)
-            .collect();
+        let got = query_events(&meter, q);
         let want = q["events"].as_array().unwrap();
         tally.queries += 1;
         tally.events += want.len().max(got.len());
@@ -369,6 +363,23 @@ fn check_against_sqlite3(db: &SqliteStateDb, pristine: &Path, tally: &mut Tally)
     );
 }
 
+/// Every answer of expected.json (and `list_tasks`, and the rows sqlite3 reads from the
+/// `pristine` copy) from `db`, which is then closed; the number of matched answers.
+fn check_reference_db(
+    db: SqliteStateDb,
+    label: String,
+    expected: &Value,
+    pristine: &Path,
+) -> usize {
+    let mut tally = Tally::new(label);
+    check_doc(&db, expected, MISSING_TASK, &mut tally);
+    check_list_tasks_against_doc(&db, expected, &mut tally);
+    check_against_sqlite3(&db, pristine, &mut tally);
+    tally.finish();
+    db.close().unwrap();
+    tally.matched
+}
+
 /// Every answer of expected.json from `bytes` (an image of the reference's file), opened with
 /// `open_bytes` and with `open_path` on a copy; the input is unchanged afterwards.
 fn image_answers(label: &str, bytes: &[u8]) -> usize {
@@ -382,13 +393,7 @@ fn image_answers(label: &str, bytes: &[u8]) -> usize {
 
     // From bytes.
     let db = SqliteStateDb::open_bytes(bytes, runtime()).unwrap();
-    let mut tally = Tally::new(format!("{label} via open_bytes"));
-    check_doc(&db, &expected, MISSING_TASK, &mut tally);
-    check_list_tasks_against_doc(&db, &expected, &mut tally);
-    check_against_sqlite3(&db, &pristine, &mut tally);
-    tally.finish();
-    matched += tally.matched;
-    db.close().unwrap();
+    matched += check_reference_db(db, format!("{label} via open_bytes"), &expected, &pristine);
     assert_eq!(digest(bytes), bytes_before, "open_bytes changed its input");
 
     // From a file (a copy).
@@ -396,13 +401,8 @@ fn image_answers(label: &str, bytes: &[u8]) -> usize {
     let copy = dir.join("copy.db");
     std::fs::write(&copy, bytes).unwrap();
     let db = SqliteStateDb::open_path(&copy, runtime()).unwrap();
-    let mut tally = Tally::new(format!("{label} via open_path (copy)"));
-    check_doc(&db, &expected, MISSING_TASK, &mut tally);
-    check_list_tasks_against_doc(&db, &expected, &mut tally);
-    check_against_sqlite3(&db, &pristine, &mut tally);
-    tally.finish();
-    matched += tally.matched;
-    db.close().unwrap();
+    let via = format!("{label} via open_path (copy)");
+    matched += check_reference_db(db, via, &expected, &pristine);
     // Reading changed nothing a reader can see: sqlite3 finds the copy intact and identical in
     // content to the pristine one.
     let dump = |p: &Path| sqlite3(p, ".dump");
@@ -475,7 +475,7 @@ fn reference_wal_file_answers_like_expected_json() {
 
 #[test]
 fn reference_rollback_file_answers_like_expected_json() {
-    // README: bytes 18-19 = 1 (rollback journal). The copy in shared/ may have been switched
+    // README: bytes 18-19 = 1 (rollback journal). The copy in tests/fixtures/ may have been switched
     // back to WAL by a client that opened it in place (the reference sets journal_mode=WAL);
     // the header is printed, and the sqlite3-converted rollback form is tested either way.
     reference_file_answers("state-rollback.db");
@@ -619,21 +619,7 @@ fn answers_doc(db: &SqliteStateDb, spec: &Value) -> Value {
     }
     let mut queries = Vec::new();
     for q in spec["queries"].as_array().unwrap() {
-        let options = QueryOptions {
-            limit: q.get("limit").map(|l| l.as_u64().unwrap()),
-            offset: q.get("offset").map_or(0, |o| o.as_u64().unwrap()),
-        };
-        let events: Vec<Value> = meter
-            .query(
-                q["agent_id"].as_str().unwrap(),
-                ts(q["start"].as_str().unwrap()),
-                ts(q["end"].as_str().unwrap()),
-                options,
-            )
-            .unwrap()
-            .iter()
-            .map(event_without_id)
-            .collect();
+        let events = query_events(&meter, q);
         let mut q = q.clone();
         q["events"] = Value::Array(events);
         queries.push(q);
@@ -703,10 +689,8 @@ fn check_with_sqlite3(path: &Path, answers: &SqliteStateDb, counts: (usize, usiz
             .collect()
     };
     let snap_cols = columns("snapshots");
-    assert_eq!(
-        snap_cols.iter().map(|c| c[1].as_str()).collect::<Vec<_>>(),
-        SNAPSHOT_COLUMNS
-    );
+    let names: Vec<&str> = snap_cols.iter().map(|c| c[1].as_str()).collect();
+    assert_eq!(names.join(", "), SNAPSHOT_COLUMNS);
     assert_eq!(
         snap_cols
             .iter()
@@ -723,10 +707,8 @@ fn check_with_sqlite3(path: &Path, answers: &SqliteStateDb, counts: (usize, usiz
         "snapshots column types / NOT NULL / PRIMARY KEY (task_id, version)"
     );
     let event_cols = columns("usage_events");
-    assert_eq!(
-        event_cols.iter().map(|c| c[1].as_str()).collect::<Vec<_>>(),
-        EVENT_COLUMNS
-    );
+    let names: Vec<&str> = event_cols.iter().map(|c| c[1].as_str()).collect();
+    assert_eq!(names.join(", "), EVENT_COLUMNS);
     assert_eq!(event_cols[0][5], "1", "usage_events.id is the primary key");
     let indexes = sqlite3_lines(
         path,
@@ -826,14 +808,39 @@ fn export_bytes_image_passes_sqlite3_checks() {
     assert_eq!(answers_doc(&again, &spec), answers_doc(&db, &spec));
 }
 
-#[test]
-fn file_written_through_open_path_then_closed_passes_sqlite3_checks() {
-    let dir = TempDir::new("interop-file");
+/// `state.db` in a new temp dir, opened by path and populated: the dir, the path, the open
+/// database, its row counts, the spec of the populated data and the answers to it.
+fn populated_file(
+    label: &str,
+) -> (
+    TempDir,
+    PathBuf,
+    SqliteStateDb,
+    (usize, usize),
+    Value,
+    Value,
+) {
+    let dir = TempDir::new(label);
     let path = dir.join("state.db");
     let db = SqliteStateDb::open_path(&path, runtime()).unwrap();
     let counts = populate(&db);
     let spec = populate_spec();
-    let before_close = answers_doc(&db, &spec);
+    let answers = answers_doc(&db, &spec);
+    (dir, path, db, counts, spec, answers)
+}
+
+/// Copies `files` of `dir` into a new temp dir.
+fn copy_files(dir: &TempDir, files: &[String], label: &str) -> TempDir {
+    let copy = TempDir::new(label);
+    for f in files {
+        std::fs::copy(dir.join(f), copy.join(f)).unwrap();
+    }
+    copy
+}
+
+#[test]
+fn file_written_through_open_path_then_closed_passes_sqlite3_checks() {
+    let (dir, path, db, counts, spec, before_close) = populated_file("interop-file");
     db.close().unwrap();
     assert_eq!(
         code(&db.snapshots().list_versions("task_rs_1")),
@@ -859,12 +866,7 @@ fn file_written_through_open_path_then_closed_passes_sqlite3_checks() {
 fn file_left_open_is_recovered_by_sqlite3_from_its_wal() {
     // A process that dies without close(): the committed transactions are in `<path>-wal`,
     // which the real sqlite3 must be able to recover (the engine's WAL is SQLite's format).
-    let dir = TempDir::new("interop-crash");
-    let path = dir.join("state.db");
-    let db = SqliteStateDb::open_path(&path, runtime()).unwrap();
-    let counts = populate(&db);
-    let spec = populate_spec();
-    let answers = answers_doc(&db, &spec);
+    let (dir, _, db, counts, spec, answers) = populated_file("interop-crash");
     db.export_bytes().unwrap(); // checkpoints what is there so far
     db.snapshots()
         .save(
@@ -880,10 +882,7 @@ fn file_left_open_is_recovered_by_sqlite3_from_its_wal() {
     println!("left open: files {files:?}, -wal {wal_len} bytes");
     assert!(wal_len > 0, "the last transaction is in the -wal");
     // Recover on a copy of both files.
-    let copy_dir = TempDir::new("interop-crash-copy");
-    for f in &files {
-        std::fs::copy(dir.join(f), copy_dir.join(f)).unwrap();
-    }
+    let copy_dir = copy_files(&dir, &files, "interop-crash-copy");
     let copy = copy_dir.join("state.db");
     assert_eq!(sqlite3(&copy, "PRAGMA integrity_check;").trim(), "ok");
     assert_eq!(
@@ -898,10 +897,7 @@ fn file_left_open_is_recovered_by_sqlite3_from_its_wal() {
         ]
     );
     // And this library recovers it too.
-    let copy_dir2 = TempDir::new("interop-crash-copy2");
-    for f in &files {
-        std::fs::copy(dir.join(f), copy_dir2.join(f)).unwrap();
-    }
+    let copy_dir2 = copy_files(&dir, &files, "interop-crash-copy2");
     let reopened = SqliteStateDb::open_path(copy_dir2.join("state.db"), runtime()).unwrap();
     assert_eq!(answers_doc(&reopened, &spec), answers);
     assert_eq!(

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Reads an asap-state SQLite file with the Python reference (asap-protocol 2.5.10) and prints
 its answers as one JSON document, in the shape of
-shared/fixtures/python-ref-2.5.10/expected.json.
+tests/fixtures/python-ref-2.5.10/expected.json.
 
 Used by tests/sqlite_interop.rs (run with the interpreter in $ASAP_PYTHON):
 

@@ -17,8 +17,7 @@ import { buildInspector } from "../../scripts/build-www.mjs";
 import { createStaticServer, listen } from "../../scripts/serve-www.mjs";
 
 const REPO = path.resolve(fileURLToPath(new URL("../..", import.meta.url)));
-const SHARED = path.resolve(process.env.ASAP_SHARED_DIR ?? path.join(REPO, "..", "shared"));
-const FIXTURES = path.join(SHARED, "fixtures", "python-ref-2.5.10");
+const FIXTURES = path.join(REPO, "tests", "fixtures", "python-ref-2.5.10");
 const NO_FIXTURES = fs.existsSync(path.join(FIXTURES, "expected.json")) ? false : `no fixtures at ${FIXTURES}`;
 const SHOTS = path.join(REPO, "test-results", "inspector");
 const ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];

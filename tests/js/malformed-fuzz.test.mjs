@@ -3,7 +3,7 @@
 // images, bad paths and environments — to every method of every class and to every function of
 // both entries ("asap-state" and "asap-state/memory"). Each call must either succeed (some
 // generated inputs are valid: the store must then hold exactly what the call returned) or throw
-// a StateError (instanceof StateError and Error, one of the 12 codes, a non-empty message); a
+// a StateError (instanceof StateError and Error, one of the codes, a non-empty message); a
 // store method that throws must leave the store as it was; the envelope handlers must never
 // throw. Every instance is checked to still work every 250 calls and at the end: a wasm trap
 // would poison the instance and show up there.

@@ -23,8 +23,7 @@ import * as memoryEntry from "asap-state/memory";
 import { dumpDb, dumpStores } from "./fixtures/sqlite/dump.mjs";
 
 const REPO = path.resolve(fileURLToPath(new URL("../..", import.meta.url)));
-const SHARED = path.resolve(process.env.ASAP_SHARED_DIR ?? path.join(REPO, "..", "shared"));
-const FIXTURES = path.join(SHARED, "fixtures", "python-ref-2.5.10");
+const FIXTURES = path.join(REPO, "tests", "fixtures", "python-ref-2.5.10");
 const REOPEN = path.join(REPO, "tests/js/fixtures/sqlite/reopen.mjs");
 const SQLITE3 = "/usr/bin/sqlite3";
 const NO_SQLITE3 = fs.existsSync(SQLITE3) ? false : `${SQLITE3} is not installed`;

@@ -1,29 +1,18 @@
 //! The replay of the Python reference's 500 recorded snapshot-store operations
-//! (`shared/fixtures/python-ref-2.5.10/ops.json`), shared by every backend's test.
-
-use std::path::PathBuf;
+//! (`tests/fixtures/python-ref-2.5.10/ops.json`), shared by every backend's test.
 
 use asap_state::{SaveOptions, SnapshotStore, StateSnapshotInput};
 use serde_json::{json, Value};
 
-const FIXTURE: &str = "fixtures/python-ref-2.5.10/ops.json";
-
-/// `$ASAP_SHARED_DIR` when set, else `shared/` beside the repository.
-fn shared_dir() -> PathBuf {
-    match std::env::var_os("ASAP_SHARED_DIR") {
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"),
-    }
-}
+/// The reference's recorded operations, in the repository (see its README.md).
+const FIXTURE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/python-ref-2.5.10/ops.json"
+);
 
 pub fn load_ops() -> Vec<Value> {
-    let path = shared_dir().join(FIXTURE);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "cannot read the reference fixture {} ({e}); set ASAP_SHARED_DIR to the shared/ folder",
-            path.display()
-        )
-    });
+    let text = std::fs::read_to_string(FIXTURE)
+        .unwrap_or_else(|e| panic!("cannot read the reference fixture {FIXTURE} ({e})"));
     match serde_json::from_str(&text).unwrap() {
         Value::Array(ops) => ops,
         other => panic!("ops.json is not an array: {other}"),

@@ -2,7 +2,7 @@
 //! reference's fixtures, temporary directories, byte fingerprints, and running the real
 //! `sqlite3` CLI.
 //!
-//! The fixtures under `shared/` are read-only data: tests read their bytes or work on copies in
+//! The fixtures under `tests/fixtures/python-ref-2.5.10/` are read-only data: tests read their bytes or work on copies in
 //! a temporary directory, never on the fixture paths themselves.
 
 #![allow(dead_code)]
@@ -13,31 +13,22 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use asap_state::{ManualClock, Runtime, SequentialIds, StateError, Timestamp};
 
-/// The folder of the Python reference's files.
-pub const FIXTURE_DIR: &str = "fixtures/python-ref-2.5.10";
-
-/// `$ASAP_SHARED_DIR` when set, else `shared/` beside the repository (as `tests/ops_replay.rs`).
-pub fn shared_dir() -> PathBuf {
-    match std::env::var_os("ASAP_SHARED_DIR") {
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"),
-    }
-}
+/// The folder of the Python reference's files, in the repository (see its README.md).
+pub const FIXTURE_DIR: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/python-ref-2.5.10"
+);
 
 /// The path of a reference fixture (to read, never to open as a database).
 pub fn fixture_path(name: &str) -> PathBuf {
-    shared_dir().join(FIXTURE_DIR).join(name)
+    Path::new(FIXTURE_DIR).join(name)
 }
 
 /// The bytes of a reference fixture.
 pub fn read_fixture(name: &str) -> Vec<u8> {
     let path = fixture_path(name);
-    std::fs::read(&path).unwrap_or_else(|e| {
-        panic!(
-            "cannot read the reference fixture {} ({e}); set ASAP_SHARED_DIR to the shared/ folder",
-            path.display()
-        )
-    })
+    std::fs::read(&path)
+        .unwrap_or_else(|e| panic!("cannot read the reference fixture {} ({e})", path.display()))
 }
 
 /// A fingerprint of some bytes: their length and 64-bit FNV-1a hash. Equal fingerprints before
@@ -188,35 +179,38 @@ pub fn sqlite3_lines(db: &Path, sql: &str) -> Vec<String> {
     sqlite3(db, sql).lines().map(str::to_owned).collect()
 }
 
-/// The contract's schema (CONTRACT.md §6), exactly as the reference creates it.
+/// The contract's schema (CONTRACT.md §6) exactly as the reference creates it: the DDL of
+/// asap-protocol 2.5.10 (`_SNAPSHOTS_DDL`, `_USAGE_EVENTS_DDL` in `asap/state/stores/sqlite.py`),
+/// verbatim. The tests' own copy, apart from the engine's `SCHEMA_SQL`: the sqlite3 CLI writes
+/// "another writer's" files with it, and the engine's files are checked against the contract.
 pub const CONTRACT_SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS snapshots (
-    task_id TEXT NOT NULL, id TEXT NOT NULL, version INTEGER NOT NULL, data TEXT NOT NULL,
-    checkpoint INTEGER NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY (task_id, version));
+    task_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    checkpoint INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (task_id, version)
+);
 CREATE TABLE IF NOT EXISTS usage_events (
-    id TEXT PRIMARY KEY, task_id TEXT NOT NULL, agent_id TEXT NOT NULL, consumer_id TEXT NOT NULL,
-    metrics TEXT NOT NULL, timestamp TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS idx_usage_agent_timestamp ON usage_events (agent_id, timestamp);
-CREATE INDEX IF NOT EXISTS idx_usage_consumer_timestamp ON usage_events (consumer_id, timestamp);
+    id TEXT PRIMARY KEY,
+    task_id TEXT NOT NULL,
+    agent_id TEXT NOT NULL,
+    consumer_id TEXT NOT NULL,
+    metrics TEXT NOT NULL,
+    timestamp TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS idx_usage_agent_timestamp
+ON usage_events (agent_id, timestamp);
+CREATE INDEX IF NOT EXISTS idx_usage_consumer_timestamp
+ON usage_events (consumer_id, timestamp);
 ";
 
-/// The column names of the two tables (CONTRACT.md §6), in order.
-pub const SNAPSHOT_COLUMNS: [&str; 6] = [
-    "task_id",
-    "id",
-    "version",
-    "data",
-    "checkpoint",
-    "created_at",
-];
-pub const EVENT_COLUMNS: [&str; 6] = [
-    "id",
-    "task_id",
-    "agent_id",
-    "consumer_id",
-    "metrics",
-    "timestamp",
-];
+/// The column names of the two tables, in order, as the reference lists them (its
+/// `_SNAPSHOT_COLS`, and the order of its `usage_events` DDL).
+pub const SNAPSHOT_COLUMNS: &str = "task_id, id, version, data, checkpoint, created_at";
+pub const EVENT_COLUMNS: &str = "id, task_id, agent_id, consumer_id, metrics, timestamp";
 
 /// Bytes 18-19 of a SQLite header: (1, 1) rollback journal, (2, 2) WAL.
 pub fn journal_bytes(image: &[u8]) -> (u8, u8) {
