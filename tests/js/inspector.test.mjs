@@ -357,6 +357,10 @@ test("the demo file `make demo` serves opens from its button", async () => {
     await page.locator("#open-demo").click();
     await page.waitForSelector("body[data-state=open]");
     assert.equal(await stat(page, "tasks"), "7");
+    // Written in rollback-journal mode: no "WAL-mode file" warning, only the size.
+    const file = await text(page, "stat-file");
+    assert.doesNotMatch(file, /WAL/, file);
+    assert.match(file, /^File\s+demo\.db\s+[\d.]+ (B|KiB|MiB)$/, file);
     await page.locator("[data-testid=tab-usage]").click();
     await page.waitForSelector("[data-testid=usage-chart][data-rendered=true]");
     assert.equal(await page.locator("[data-testid=agents-table] tbody tr[data-agent]").count(), 3);
