@@ -226,9 +226,11 @@ test("a file picked while the engine is still downloading waits for it, then ope
     await page.goto(origin, { waitUntil: "commit" });
     await wasmRequested; // the page's script runs (its listeners are on), the engine is not there
     await page.setInputFiles("[data-testid=file-input]", file);
-    await page.waitForSelector("body[data-state=waiting]");
+    // Waiting, or (the bug this guards against) an error such as "Cannot read properties of undefined".
+    await page.waitForFunction(() => document.body.dataset.state === "waiting" || !document.getElementById("error").hidden);
+    assert.equal(await page.locator("[data-testid=error]").isHidden(), true, await page.locator("[data-testid=error]").innerText().catch(() => ""));
+    assert.equal(await page.evaluate(() => document.body.dataset.state), "waiting");
     assert.match(await text(page, "engine-status"), /^Loading the engine \(.+\) — early\.db will open when it is ready$/);
-    assert.equal(await page.locator("[data-testid=error]").isHidden(), true);
     assert.equal(await page.locator("[data-testid=summary]").isHidden(), true);
     assert.deepEqual(problems, []);
     await shot(page, "0-waiting-for-the-engine");
@@ -360,7 +362,7 @@ test("the demo file `make demo` serves opens from its button", async () => {
     // Written in rollback-journal mode: no "WAL-mode file" warning, only the size.
     const file = await text(page, "stat-file");
     assert.doesNotMatch(file, /WAL/, file);
-    assert.match(file, /^File\s+demo\.db\s+[\d.]+ (B|KiB|MiB)$/, file);
+    assert.match(file, /^File\s+demo\.db\s+[\d.]+ (B|KiB|MiB)$/i, file); // the label is upper-cased by CSS
     await page.locator("[data-testid=tab-usage]").click();
     await page.waitForSelector("[data-testid=usage-chart][data-rendered=true]");
     assert.equal(await page.locator("[data-testid=agents-table] tbody tr[data-agent]").count(), 3);

@@ -123,7 +123,7 @@ async function openBytes(name, bytes) {
     const wal = bytes.length > 19 && bytes[18] === 2;
     replace(
       $("summary"),
-      stat("File", name, "file", `${fmtBytes(bytes.length)}${wal ? " · WAL-mode file: a -wal file beside it is not read" : ""}`),
+      stat("File", name, "file", `${fmtBytes(bytes.length)}${wal ? " · WAL-mode file: a -wal file beside it is not read" : ""}`, "file"),
       stat("Schema", "ok", "ok", "snapshots + usage_events", "schema"),
       stat("Tasks", fmt(tasks.length), "", null, "tasks"),
       stat("Snapshots", fmt(snapshots), "", null, "snapshots"),
@@ -155,7 +155,7 @@ function summaryError(name, size, error) {
   const code = error instanceof StateError ? error.code : error?.name ?? "Error";
   replace(
     $("summary"),
-    stat("File", name, "file", fmtBytes(size)),
+    stat("File", name, "file", fmtBytes(size), "file"),
     stat("Schema", code, "bad", error?.message ?? String(error), "schema"),
   );
   showError(error, `Could not open ${name}`);
