@@ -291,7 +291,8 @@ try {
   const demo = await fetch(DEMO_URL, { method: "HEAD" }).catch(() => null);
   if (demo?.ok) {
     $("open-demo").hidden = false;
-    if (new URLSearchParams(location.search).has("demo")) $("open-demo").click();
+    // ?demo opens the demo, unless a file was picked while the engine loaded (that one opens).
+    if (new URLSearchParams(location.search).has("demo") && engine.ticket === null) $("open-demo").click();
   }
 } catch (error) {
   document.body.dataset.state = "error";
