@@ -88,6 +88,11 @@ for (let t = START; t < START + 3 * 24 * 60 * MINUTE; t += 15 * MINUTE) {
 
 mkdirSync(dirname(out), { recursive: true });
 const bytes = db.exportBytes();
+// The export is one self-contained image (its WAL checkpointed in) whose header still says WAL
+// mode (bytes 18-19 = 2), so a reader would look for a -wal file beside it. Say rollback-journal
+// mode (1), as `PRAGMA journal_mode=DELETE` writes it: nothing else in the file changes.
+bytes[18] = 1;
+bytes[19] = 1;
 writeFileSync(out, bytes);
 db.close();
 console.log(`==> wrote ${out}: ${TASKS.length} tasks, ${snapshots} snapshots, ${events} usage events from ${AGENTS.length} agents (${bytes.length} bytes)`);

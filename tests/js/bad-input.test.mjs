@@ -4,6 +4,7 @@
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import { MemorySnapshotStore, MemoryMeteringStore, StateError } from "asap-state";
+import { throwingGetter, throwingProxy } from "./helpers.mjs";
 
 // ---- hostile values -------------------------------------------------------------------------
 
@@ -16,28 +17,6 @@ class Point {
     this.x = 1;
   }
 }
-const throwingGetter = (base, key) =>
-  Object.defineProperty({ ...base }, key, {
-    enumerable: true,
-    get() {
-      throw new Error("boom from getter");
-    },
-  });
-const throwingProxy = (base) =>
-  new Proxy(base, {
-    get() {
-      throw new Error("boom from proxy get");
-    },
-    ownKeys() {
-      throw new Error("boom from proxy ownKeys");
-    },
-    has() {
-      throw new Error("boom from proxy has");
-    },
-    getOwnPropertyDescriptor() {
-      throw new Error("boom from proxy getOwnPropertyDescriptor");
-    },
-  });
 const deeplyNested = (n) => {
   const root = {};
   let d = root;

@@ -6,29 +6,18 @@ import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import * as full from "asap-state";
 import * as memory from "asap-state/memory";
+import { rng } from "../../bench/lib/data.mjs"; // mulberry32, so the random cases are reproducible
+import { throwsCode as throwsStateError } from "./helpers.mjs";
 
 const ENTRIES = [
   ["asap-state", full],
   ["asap-state/memory", memory],
 ];
 
-/** Runs fn, which must throw a StateError with this code; returns the error. */
+/** Runs fn, which must throw the StateError of this code that `entry` exports too (one shared class). */
 function throwsCode(entry, fn, code, messagePart) {
-  let caught;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  assert.ok(caught !== undefined, `expected a StateError ${code}, nothing was thrown`);
-  assert.ok(caught instanceof entry.StateError, `expected a StateError, got ${caught}`);
-  assert.ok(caught instanceof full.StateError, "the one shared StateError class");
-  assert.ok(caught instanceof Error);
-  assert.equal(caught.name, "StateError");
-  assert.equal(caught.code, code, `code (message: ${caught.message})`);
-  if (messagePart !== undefined) {
-    assert.ok(caught.message.includes(messagePart), `message "${caught.message}" lacks "${messagePart}"`);
-  }
+  const caught = throwsStateError(fn, code, messagePart);
+  assert.ok(caught instanceof entry.StateError, `expected ${entry.StateError.name} of the entry, got ${caught}`);
   return caught;
 }
 
@@ -78,18 +67,6 @@ function sameJson(a, b) {
     return ka.length === Object.keys(b).length && ka.every((k) => Object.hasOwn(b, k) && sameJson(a[k], b[k]));
   }
   return Object.is(a, b) || a === b;
-}
-
-/** A small deterministic PRNG (mulberry32), so the random cases are reproducible. */
-function rng(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function randomJson(r, depth = 0) {

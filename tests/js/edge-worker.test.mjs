@@ -14,10 +14,10 @@ import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { Miniflare } from "miniflare";
 import { SqliteStateDb } from "asap-state";
+import { wranglerDryRun } from "./helpers.mjs";
 
 const REPO = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 const EXAMPLE = join(REPO, "examples/edge-worker");
-const WRANGLER = join(REPO, "node_modules/wrangler/bin/wrangler.js");
 const TOKEN = "test-token-0123456789abcdef";
 const COORDINATOR = "urn:asap:agent:coordinator";
 const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
@@ -157,21 +157,7 @@ before(() => {
   const wranglerJson = join(tmp, "wrangler.json");
   const { $schema, ...rest } = config;
   writeFileSync(wranglerJson, JSON.stringify({ ...rest, main: join(EXAMPLE, config.main) }));
-  const r = spawnSync(process.execPath, [WRANGLER, "deploy", "--dry-run", "--outdir", outDir, "--config", wranglerJson], {
-    cwd: tmp,
-    encoding: "utf8",
-    timeout: 60_000,
-    env: {
-      ...process.env,
-      CI: "1",
-      WRANGLER_HIDE_BANNER: "true",
-      WRANGLER_SEND_METRICS: "false",
-      WRANGLER_SEND_ERROR_REPORTS: "false",
-      WRANGLER_LOG_PATH: join(tmp, "logs"),
-      XDG_CONFIG_HOME: join(tmp, "config"),
-    },
-  });
-  assert.equal(r.status, 0, `wrangler deploy --dry-run failed:\n${r.stdout}\n${r.stderr}`);
+  const r = wranglerDryRun(tmp, wranglerJson, outDir);
   assert.match(r.stdout, /env\.STATE\s+KV Namespace/);
 });
 

@@ -5,13 +5,14 @@
 // process on the same file), storage-backends.mjs on memory and on sqlite, and quickstart.mjs.
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import readline from "node:readline";
 import { fileURLToPath } from "node:url";
+import { SqliteStateDb } from "asap-state";
 
 const REPO = path.resolve(fileURLToPath(new URL("../..", import.meta.url)));
 const EXAMPLES = path.join(REPO, "examples");
@@ -294,4 +295,33 @@ test("examples/quickstart.mjs runs", { timeout: 30_000 }, async () => {
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /a stale writer is refused: VERSION_CONFLICT/);
   assert.match(r.stdout, /CSV export:/);
+});
+
+test("examples/demo-state.mjs writes a rollback-journal file that sqlite3 and the package open as-is", { timeout: 60_000 }, async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "asap-demo-test-"));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, "demo.db");
+  const r = await runNode([path.join(EXAMPLES, "demo-state.mjs"), file]);
+  assert.equal(r.code, 0, r.stderr);
+  const [, tasks, snapshots, events] = /: (\d+) tasks, (\d+) snapshots, (\d+) usage events from 3 agents/.exec(r.stdout).map(Number);
+  const bytes = fs.readFileSync(file);
+  // Header bytes 18-19: 1 = rollback journal (2 would be WAL mode, and a reader would look for a -wal file).
+  assert.deepEqual([bytes[18], bytes[19]], [1, 1]);
+  assert.equal(fs.existsSync(`${file}-wal`), false);
+  if (spawnSync("sqlite3", ["--version"]).status === 0) {
+    const sql = (q) => execFileSync("sqlite3", [file, q], { encoding: "utf8" }).trim();
+    assert.equal(sql("PRAGMA integrity_check;"), "ok");
+    assert.equal(sql("PRAGMA journal_mode;"), "delete");
+    assert.equal(Number(sql("SELECT count(*) FROM snapshots;")), snapshots);
+    assert.equal(Number(sql("SELECT count(*) FROM usage_events;")), events);
+  }
+  const db = await SqliteStateDb.open({ bytes: fs.readFileSync(file) });
+  try {
+    const listed = db.snapshots.listTasks();
+    assert.equal(listed.length, tasks);
+    assert.equal(listed.reduce((n, x) => n + x.versions, 0), snapshots);
+    assert.equal(db.metering.agents().length, 3);
+  } finally {
+    db.close();
+  }
 });

@@ -46,8 +46,8 @@ after(async () => {
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-/** A fresh page on the inspector, its console errors and dialogs collected, the engine loaded. */
-async function inspector(viewport = { width: 1280, height: 900 }) {
+/** A fresh page, its page errors, console errors and dialogs collected. */
+async function watchedPage(viewport = { width: 1280, height: 900 }) {
   const page = await browser.newPage({ viewport, acceptDownloads: true });
   const problems = [];
   page.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`));
@@ -58,6 +58,12 @@ async function inspector(viewport = { width: 1280, height: 900 }) {
     problems.push(`dialog: ${d.message()}`);
     await d.dismiss();
   });
+  return { page, problems };
+}
+
+/** A fresh page on the inspector, as `watchedPage`, the engine loaded. */
+async function inspector(viewport) {
+  const { page, problems } = await watchedPage(viewport);
   await page.goto(origin);
   await page.waitForSelector("body[data-state=ready]", { timeout: 60_000 });
   return { page, problems };
@@ -200,6 +206,47 @@ describe("the reference's WAL fixture", { skip: NO_FIXTURES }, () => {
   });
 });
 
+test("a file picked while the engine is still downloading waits for it, then opens", async () => {
+  const file = await stateFile("early.db", (db) => {
+    for (const task of ["task_a", "task_b", "task_c"]) db.snapshots.save({ task_id: task, data: { task } });
+  });
+  const { page, problems } = await watchedPage();
+  // The engine's download is held until the test lets it go.
+  let release;
+  const released = new Promise((resolve) => (release = resolve));
+  let requested;
+  const wasmRequested = new Promise((resolve) => (requested = resolve));
+  await page.route("**/*.wasm", async (route) => {
+    requested();
+    await released;
+    await route.continue();
+  });
+  try {
+    await page.goto(origin, { waitUntil: "commit" });
+    await wasmRequested; // the page's script runs (its listeners are on), the engine is not there
+    await page.setInputFiles("[data-testid=file-input]", file);
+    // Waiting, or (the bug this guards against) an error such as "Cannot read properties of undefined".
+    await page.waitForFunction(() => document.body.dataset.state === "waiting" || !document.getElementById("error").hidden);
+    assert.equal(await page.locator("[data-testid=error]").isHidden(), true, await page.locator("[data-testid=error]").innerText().catch(() => ""));
+    assert.equal(await page.evaluate(() => document.body.dataset.state), "waiting");
+    assert.match(await text(page, "engine-status"), /^Loading the engine \(.+\) — early\.db will open when it is ready$/);
+    assert.equal(await page.locator("[data-testid=summary]").isHidden(), true);
+    assert.deepEqual(problems, []);
+    await shot(page, "0-waiting-for-the-engine");
+
+    release();
+    await page.waitForSelector("body[data-state=open], body[data-state=error]", { timeout: 60_000 });
+    assert.equal(await page.evaluate(() => document.body.dataset.state), "open", await page.locator("[data-testid=error]").innerText());
+    assert.equal(await stat(page, "tasks"), "3");
+    assert.match(await text(page, "stat-file"), /early\.db/);
+    assert.equal(await page.locator("[data-testid=error]").isHidden(), true);
+    assert.deepEqual(problems, []);
+  } finally {
+    release();
+    await page.close();
+  }
+});
+
 test("a snapshot holding HTML and script is shown as text and never runs", async () => {
   const evil = `<img src=x onerror="window.__xss=1">`;
   const file = await stateFile("xss.db", (db) => {
@@ -311,6 +358,10 @@ test("the demo file `make demo` serves opens from its button", async () => {
     await page.locator("#open-demo").click();
     await page.waitForSelector("body[data-state=open]");
     assert.equal(await stat(page, "tasks"), "7");
+    // Written in rollback-journal mode: no "WAL-mode file" warning, only the size.
+    const file = await text(page, "stat-file");
+    assert.doesNotMatch(file, /WAL/, file);
+    assert.match(file, /^File\s+demo\.db\s+[\d.]+ (B|KiB|MiB)$/i, file); // the label is upper-cased by CSS
     await page.locator("[data-testid=tab-usage]").click();
     await page.waitForSelector("[data-testid=usage-chart][data-rendered=true]");
     assert.equal(await page.locator("[data-testid=agents-table] tbody tr[data-agent]").count(), 3);

@@ -3,7 +3,7 @@
 // images, bad paths and environments — to every method of every class and to every function of
 // both entries ("asap-state" and "asap-state/memory"). Each call must either succeed (some
 // generated inputs are valid: the store must then hold exactly what the call returned) or throw
-// a StateError (instanceof StateError and Error, one of the codes, a non-empty message); a
+// a StateError (instanceof StateError and Error, one of the codes `StateError.codes` lists, a non-empty message); a
 // store method that throws must leave the store as it was; the envelope handlers must never
 // throw. Every instance is checked to still work every 250 calls and at the end: a wasm trap
 // would poison the instance and show up there.
@@ -18,21 +18,10 @@ import os from "node:os";
 import path from "node:path";
 import * as full from "asap-state";
 import * as mem from "asap-state/memory";
+import { rng as mulberry32 } from "../../bench/lib/data.mjs";
+import { PROXY_TRAPS, throwingGetter, throwingProxy as proxyThrowing } from "./helpers.mjs";
 
-const CODES = new Set([
-  "INVALID_SNAPSHOT",
-  "INVALID_EVENT",
-  "INVALID_TIMESTAMP",
-  "INVALID_ARGUMENT",
-  "UNKNOWN_BACKEND",
-  "VERSION_CONFLICT",
-  "CORRUPT_DATABASE",
-  "SCHEMA_MISMATCH",
-  "DATABASE_LOCKED",
-  "STORAGE_IO",
-  "TOO_LARGE",
-  "CLOSED",
-]);
+const CODES = new Set(full.StateError.codes); // every stable code, listed once in src/error.rs
 const RPC_CODES = new Set([-32700, -32600, -32601, -32602, -32603]);
 const SEED = process.env.FUZZ_SEED !== undefined && process.env.FUZZ_SEED !== "" ? Number(process.env.FUZZ_SEED) >>> 0 : randomInt(2 ** 32);
 const TOTAL = Number(process.env.FUZZ_CALLS ?? 10_000);
@@ -41,15 +30,6 @@ const SQLITE3 = "/usr/bin/sqlite3";
 
 // ---- a seeded random source --------------------------------------------------------------------
 
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const rand = mulberry32(SEED);
 const int = (n) => Math.floor(rand() * n);
 const chance = (p) => rand() < p;
@@ -87,24 +67,8 @@ function mixedNested(depth) {
   }
   return root;
 }
-const throwingProxy = (base) =>
-  new Proxy(base, {
-    get() {
-      throw new Error("boom from proxy get");
-    },
-    ownKeys() {
-      throw new Error("boom from proxy ownKeys");
-    },
-    has() {
-      throw new Error("boom from proxy has");
-    },
-    getOwnPropertyDescriptor() {
-      throw new Error("boom from proxy getOwnPropertyDescriptor");
-    },
-    getPrototypeOf() {
-      throw new Error("boom from proxy getPrototypeOf");
-    },
-  });
+/** A proxy whose every trap throws, even `getPrototypeOf`. */
+const throwingProxy = (base) => proxyThrowing(base, [...PROXY_TRAPS, "getPrototypeOf"]);
 /** A proxy whose keys claim fields its `get` answers with something else each time. */
 const lyingProxy = (base) => {
   let n = 0;
@@ -115,13 +79,6 @@ const lyingProxy = (base) => {
     },
   });
 };
-const throwingGetter = (base, key) =>
-  Object.defineProperty({ ...base }, key, {
-    enumerable: true,
-    get() {
-      throw new Error("boom from getter");
-    },
-  });
 /** A getter that gives a valid value the first time it is read and a hostile one after. */
 const flipFlopGetter = (base, key, first) => {
   let reads = 0;
@@ -1013,6 +970,16 @@ function healthy(label, s, m) {
 }
 
 // ---- the run -----------------------------------------------------------------------------------
+
+test("StateError.codes: the stable codes, frozen, the same class in both entries", () => {
+  const codes = full.StateError.codes;
+  assert.ok(Array.isArray(codes), `StateError.codes is ${typeof codes}, not an array`);
+  assert.ok(Object.isFrozen(codes));
+  assert.ok(codes.length > 0);
+  assert.equal(CODES.size, codes.length, "no code twice");
+  for (const code of codes) assert.match(code, /^[A-Z]+(_[A-Z]+)*$/);
+  assert.equal(mem.StateError, full.StateError);
+});
 
 test(`10,000 malformed inputs across every method: StateError or success, never a trap (seed ${SEED})`, { timeout: 300_000 }, async (t) => {
   const started = performance.now();

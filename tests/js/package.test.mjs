@@ -4,24 +4,10 @@ import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import { MemorySnapshotStore, MemoryMeteringStore, StateError } from "asap-state";
 import * as memoryEntry from "asap-state/memory";
+import { throwsCode } from "./helpers.mjs";
 
 const TS_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{6})?\+00:00$/;
 const ULID = "[0-9ABCDEFGHJKMNPQRSTVWXYZ]{26}";
-
-/** Runs fn, which must throw a StateError with this code; returns the error. */
-function throwsCode(fn, code, messagePart) {
-  let caught;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  assert.ok(caught !== undefined, `expected a StateError ${code}, nothing was thrown`);
-  assert.ok(caught instanceof StateError, `expected a StateError, got ${caught}`);
-  assert.equal(caught.code, code, `code (message: ${caught.message})`);
-  if (messagePart !== undefined) assert.ok(caught.message.includes(messagePart), `message "${caught.message}" lacks "${messagePart}"`);
-  return caught;
-}
 
 function event(id, agent, timestamp, metrics = {}, extra = {}) {
   return { id, task_id: extra.task_id ?? `task_${id}`, agent_id: agent, consumer_id: extra.consumer_id ?? "consumer_1", metrics, timestamp };

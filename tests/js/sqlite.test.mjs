@@ -21,6 +21,7 @@ import {
 } from "asap-state";
 import * as memoryEntry from "asap-state/memory";
 import { dumpDb, dumpStores } from "./fixtures/sqlite/dump.mjs";
+import { rejectsCode, throwsCode } from "./helpers.mjs";
 
 const REPO = path.resolve(fileURLToPath(new URL("../..", import.meta.url)));
 const FIXTURES = path.join(REPO, "tests", "fixtures", "python-ref-2.5.10");
@@ -34,23 +35,16 @@ const MISSING_TASK = "task_missing_0000000000000000";
 const PAGE = 4096; // the fixtures' page size
 const MAGIC = "SQLite format 3\0";
 
-// The schema of CONTRACT.md §6, as `PRAGMA table_info` reports it.
-const SNAPSHOTS_COLUMNS = [
-  { cid: 0, name: "task_id", type: "TEXT", notnull: 1, dflt_value: null, pk: 1 },
-  { cid: 1, name: "id", type: "TEXT", notnull: 1, dflt_value: null, pk: 0 },
-  { cid: 2, name: "version", type: "INTEGER", notnull: 1, dflt_value: null, pk: 2 },
-  { cid: 3, name: "data", type: "TEXT", notnull: 1, dflt_value: null, pk: 0 },
-  { cid: 4, name: "checkpoint", type: "INTEGER", notnull: 1, dflt_value: null, pk: 0 },
-  { cid: 5, name: "created_at", type: "TEXT", notnull: 1, dflt_value: null, pk: 0 },
-];
-const USAGE_EVENTS_COLUMNS = [
-  { cid: 0, name: "id", type: "TEXT", notnull: 0, dflt_value: null, pk: 1 },
-  { cid: 1, name: "task_id", type: "TEXT", notnull: 1, dflt_value: null, pk: 0 },
-  { cid: 2, name: "agent_id", type: "TEXT", notnull: 1, dflt_value: null, pk: 0 },
-  { cid: 3, name: "consumer_id", type: "TEXT", notnull: 1, dflt_value: null, pk: 0 },
-  { cid: 4, name: "metrics", type: "TEXT", notnull: 1, dflt_value: null, pk: 0 },
-  { cid: 5, name: "timestamp", type: "TEXT", notnull: 1, dflt_value: null, pk: 0 },
-];
+// The schema of CONTRACT.md §6, as `PRAGMA table_info` reports it: [name, type, notnull, pk].
+const tableInfo = (...columns) => columns.map(([name, type, notnull, pk], cid) => ({ cid, name, type, notnull, dflt_value: null, pk }));
+const SNAPSHOTS_COLUMNS = tableInfo(
+  ["task_id", "TEXT", 1, 1], ["id", "TEXT", 1, 0], ["version", "INTEGER", 1, 2],
+  ["data", "TEXT", 1, 0], ["checkpoint", "INTEGER", 1, 0], ["created_at", "TEXT", 1, 0],
+);
+const USAGE_EVENTS_COLUMNS = tableInfo(
+  ["id", "TEXT", 0, 1], ["task_id", "TEXT", 1, 0], ["agent_id", "TEXT", 1, 0],
+  ["consumer_id", "TEXT", 1, 0], ["metrics", "TEXT", 1, 0], ["timestamp", "TEXT", 1, 0],
+);
 const SCHEMA_SQL = `
 CREATE TABLE snapshots (
     task_id TEXT NOT NULL, id TEXT NOT NULL, version INTEGER NOT NULL, data TEXT NOT NULL,
@@ -90,45 +84,6 @@ function sqlite3File(dir, name, sql) {
   const file = path.join(dir, name);
   sqlite3(file, sql);
   return file;
-}
-
-/** The StateError checks every failure must pass. */
-function assertStateError(caught, code, messagePart) {
-  assert.ok(caught !== undefined, `expected a StateError ${code}, nothing was thrown`);
-  assert.ok(caught instanceof Error, `expected an Error, got ${String(caught)}`);
-  assert.ok(caught instanceof StateError, `expected a StateError, got ${caught?.constructor?.name}: ${caught?.message}`);
-  assert.equal(caught.name, "StateError");
-  assert.equal(caught.code, code, `code (message: ${caught.message})`);
-  assert.equal(typeof caught.message, "string");
-  assert.ok(caught.message.length > 0, "empty message");
-  if (messagePart !== undefined) assert.ok(caught.message.includes(messagePart), `message "${caught.message}" lacks "${messagePart}"`);
-  return caught;
-}
-function throwsCode(fn, code, messagePart) {
-  let caught;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  return assertStateError(caught, code, messagePart);
-}
-/** `fn()` must return a promise (not throw) that rejects with a StateError of this code. */
-async function rejectsCode(fn, code, messagePart) {
-  let promise;
-  try {
-    promise = fn();
-  } catch (e) {
-    assert.fail(`expected a rejected promise, the call threw synchronously: ${e?.code} ${e?.message}`);
-  }
-  assert.ok(promise instanceof Promise, "expected a Promise");
-  let caught;
-  try {
-    await promise;
-  } catch (e) {
-    caught = e;
-  }
-  return assertStateError(caught, code, messagePart);
 }
 
 /** The wasm instance still works: a fresh database saves, reads and records. */

@@ -4,16 +4,15 @@
 // the .wasm kept as a separate CompiledWasm module.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Miniflare } from "miniflare";
+import { wranglerDryRun } from "./helpers.mjs";
 
 const REPO = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 const FIXTURE = join(REPO, "tests/js/fixtures/worker/index.js");
-const WRANGLER = join(REPO, "node_modules/wrangler/bin/wrangler.js");
 const COMPAT_DATE = "2025-01-01";
 
 let tmp;
@@ -31,21 +30,7 @@ before(async () => {
   outDir = join(tmp, "out");
   const config = join(tmp, "wrangler.json");
   writeFileSync(config, JSON.stringify({ name: "asap-state-test", main: FIXTURE, compatibility_date: COMPAT_DATE }));
-  const r = spawnSync(process.execPath, [WRANGLER, "deploy", "--dry-run", "--outdir", outDir, "--config", config], {
-    cwd: tmp,
-    encoding: "utf8",
-    timeout: 60_000,
-    env: {
-      ...process.env,
-      CI: "1",
-      WRANGLER_HIDE_BANNER: "true",
-      WRANGLER_SEND_METRICS: "false",
-      WRANGLER_SEND_ERROR_REPORTS: "false",
-      WRANGLER_LOG_PATH: join(tmp, "logs"),
-      XDG_CONFIG_HOME: join(tmp, "config"), // keep wrangler's global files out of $HOME
-    },
-  });
-  assert.equal(r.status, 0, `wrangler deploy --dry-run failed:\n${r.stdout}\n${r.stderr}`);
+  wranglerDryRun(tmp, config, outDir);
 
   mf = new Miniflare({
     modules: true,

@@ -64,6 +64,12 @@ export function download(name, data, type) {
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
+/** Wires a pager's two buttons: `turn(-1)` when `back` is clicked, `turn(1)` when `forward` is. */
+export function pagerButtons(back, forward, turn) {
+  back.addEventListener("click", () => turn(-1));
+  forward.addEventListener("click", () => turn(1));
+}
+
 /** A task id or file name made safe as a file name. */
 export const fileName = (text) => text.replace(/[^A-Za-z0-9._-]+/g, "_").slice(0, 120) || "state";
 

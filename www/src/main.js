@@ -36,32 +36,62 @@ window.addEventListener("error", (e) => showError(e.error ?? e.message, "Unexpec
 window.addEventListener("unhandledrejection", (e) => showError(e.reason, "Unexpected error"));
 
 // ---------------------------------------------------------------- the engine (wasm), with progress
+// Downloaded once at start. A file picked or dropped before it is ready waits for it (the status
+// line says so) and opens then; only the last one picked opens.
+const engine = { ready: false, received: 0, total: 0, waiting: null, ticket: null, loaded: null };
+
+function engineStatus() {
+  const { received, total, waiting } = engine;
+  if (waiting !== null) {
+    const done = total ? `${Math.floor((received / total) * 100)} %` : fmtBytes(received);
+    return `Loading the engine (${done}) — ${waiting} will open when it is ready`;
+  }
+  return `Loading the engine… ${fmtBytes(received)}${total ? ` of ${fmtBytes(total)}` : ""}`;
+}
+
 async function loadEngine() {
   const status = $("engine-status");
   const bar = $("engine-progress");
   const response = await fetch(WASM_URL);
   if (!response.ok) throw new Error(`could not load ${WASM_URL.pathname}: HTTP ${response.status}`);
-  const total = Number(response.headers.get("content-length")) || 0;
+  engine.total = Number(response.headers.get("content-length")) || 0;
   const chunks = [];
-  let received = 0;
   const reader = response.body.getReader();
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
     chunks.push(value);
-    received += value.length;
-    if (total) bar.value = received / total;
-    replace(status, `Loading the engine… ${fmtBytes(received)}${total ? ` of ${fmtBytes(total)}` : ""}`);
+    engine.received += value.length;
+    if (engine.total) bar.value = engine.received / engine.total;
+    replace(status, engineStatus());
   }
-  const bytes = new Uint8Array(received);
+  const bytes = new Uint8Array(engine.received);
   let at = 0;
   for (const c of chunks) {
     bytes.set(c, at);
     at += c.length;
   }
   await init({ module_or_path: bytes });
+  engine.ready = true;
   bar.hidden = true;
-  replace(status, `Engine ready (${fmtBytes(received)} of WebAssembly). Pick a file to start.`);
+  replace(status, `Engine ready (${fmtBytes(engine.received)} of WebAssembly). Pick a file to start.`);
+}
+engine.loaded = loadEngine();
+
+/** Resolves true once the engine is ready, false if another file was picked meanwhile. */
+async function engineFor(name) {
+  if (engine.ready) return true;
+  const ticket = Symbol(name);
+  engine.waiting = name;
+  engine.ticket = ticket;
+  document.body.dataset.state = "waiting";
+  replace($("engine-status"), engineStatus());
+  try {
+    await engine.loaded;
+  } finally {
+    if (engine.ticket === ticket) engine.waiting = null;
+  }
+  return engine.ticket === ticket;
 }
 
 // ---------------------------------------------------------------- opening a file
@@ -93,7 +123,7 @@ async function openBytes(name, bytes) {
     const wal = bytes.length > 19 && bytes[18] === 2;
     replace(
       $("summary"),
-      stat("File", name, "file", `${fmtBytes(bytes.length)}${wal ? " · WAL-mode file: a -wal file beside it is not read" : ""}`),
+      stat("File", name, "file", `${fmtBytes(bytes.length)}${wal ? " · WAL-mode file: a -wal file beside it is not read" : ""}`, "file"),
       stat("Schema", "ok", "ok", "snapshots + usage_events", "schema"),
       stat("Tasks", fmt(tasks.length), "", null, "tasks"),
       stat("Snapshots", fmt(snapshots), "", null, "snapshots"),
@@ -125,7 +155,7 @@ function summaryError(name, size, error) {
   const code = error instanceof StateError ? error.code : error?.name ?? "Error";
   replace(
     $("summary"),
-    stat("File", name, "file", fmtBytes(size)),
+    stat("File", name, "file", fmtBytes(size), "file"),
     stat("Schema", code, "bad", error?.message ?? String(error), "schema"),
   );
   showError(error, `Could not open ${name}`);
@@ -150,6 +180,12 @@ function closeCurrent() {
 }
 
 async function openFile(file) {
+  try {
+    if (!(await engineFor(file.name))) return;
+  } catch (error) {
+    showError(error, `The engine did not load, so ${file.name} could not be opened`);
+    return;
+  }
   try {
     await openBytes(file.name, new Uint8Array(await file.arrayBuffer()));
   } catch (error) {
@@ -249,12 +285,14 @@ $("download-db").addEventListener("click", () => {
 // ---------------------------------------------------------------- start
 document.body.dataset.state = "loading";
 try {
-  await loadEngine();
-  document.body.dataset.state = "ready";
+  await engine.loaded;
+  // A file that waited for the engine opens now (its own state: "opening").
+  if (engine.waiting === null) document.body.dataset.state = "ready";
   const demo = await fetch(DEMO_URL, { method: "HEAD" }).catch(() => null);
   if (demo?.ok) {
     $("open-demo").hidden = false;
-    if (new URLSearchParams(location.search).has("demo")) $("open-demo").click();
+    // ?demo opens the demo, unless a file was picked while the engine loaded (that one opens).
+    if (new URLSearchParams(location.search).has("demo") && engine.ticket === null) $("open-demo").click();
   }
 } catch (error) {
   document.body.dataset.state = "error";

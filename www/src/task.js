@@ -1,7 +1,7 @@
 // The task view: the version timeline (checkpoints marked), any version as a JSON tree, and the
 // diff between any two versions (computed by the package's `diffSnapshots`).
 import { diffSnapshots } from "asap-state/web";
-import { download, fileName, fmt, fmtTime, h, jsonText, replace } from "./dom.js";
+import { download, fileName, fmt, fmtTime, h, jsonText, pagerButtons, replace } from "./dom.js";
 import { jsonTree } from "./tree.js";
 
 /** Versions listed (and drawn on the timeline) per page, newest first. */
@@ -121,12 +121,8 @@ export function taskView(root, store, taskId, report) {
     replace(versionBox, jsonTree(s.data));
   };
 
-  newer.addEventListener("click", () => {
-    page -= 1;
-    drawList();
-  });
-  older.addEventListener("click", () => {
-    page += 1;
+  pagerButtons(newer, older, (step) => {
+    page += step;
     drawList();
   });
 

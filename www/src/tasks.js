@@ -1,5 +1,5 @@
 // The tasks view: every task of the file, filtered by id, sorted, a page at a time.
-import { fmt, fmtTime, h, replace } from "./dom.js";
+import { fmt, fmtTime, h, pagerButtons, replace } from "./dom.js";
 
 const PAGE = 100;
 
@@ -82,12 +82,8 @@ export function tasksView(root, tasks, openTask) {
     page = 0;
     update();
   });
-  prev.addEventListener("click", () => {
-    page -= 1;
-    draw();
-  });
-  next.addEventListener("click", () => {
-    page += 1;
+  pagerButtons(prev, next, (step) => {
+    page += step;
     draw();
   });
 

@@ -1,0 +1,108 @@
+// Helpers shared by the JS tests (tests/js/*.test.mjs): the StateError checks, hostile values,
+// and the offline `wrangler deploy --dry-run` bundle of a worker.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { StateError } from "asap-state";
+
+const REPO = resolve(fileURLToPath(new URL("../..", import.meta.url)));
+
+// ---- StateError ------------------------------------------------------------------------------
+
+/** The checks every failure must pass: a StateError (and an Error) of `code`, a non-empty message containing `messagePart`. */
+export function assertStateError(caught, code, messagePart) {
+  assert.ok(caught !== undefined, `expected a StateError ${code}, nothing was thrown`);
+  assert.ok(caught instanceof Error, `expected an Error, got ${String(caught)}`);
+  assert.ok(caught instanceof StateError, `expected a StateError, got ${caught?.constructor?.name}: ${caught?.message}`);
+  assert.equal(caught.name, "StateError");
+  assert.equal(caught.code, code, `code (message: ${caught.message})`);
+  assert.equal(typeof caught.message, "string");
+  assert.ok(caught.message.length > 0, "empty message");
+  if (messagePart !== undefined) assert.ok(caught.message.includes(messagePart), `message "${caught.message}" lacks "${messagePart}"`);
+  return caught;
+}
+
+/** Runs `fn`, which must throw a StateError with this code; returns the error. */
+export function throwsCode(fn, code, messagePart) {
+  let caught;
+  try {
+    fn();
+  } catch (e) {
+    caught = e;
+  }
+  return assertStateError(caught, code, messagePart);
+}
+
+/** `fn()` must return a promise (not throw) that rejects with a StateError of this code. */
+export async function rejectsCode(fn, code, messagePart) {
+  let promise;
+  try {
+    promise = fn();
+  } catch (e) {
+    assert.fail(`expected a rejected promise, the call threw synchronously: ${e?.code} ${e?.message}`);
+  }
+  assert.ok(promise instanceof Promise, "expected a Promise");
+  let caught;
+  try {
+    await promise;
+  } catch (e) {
+    caught = e;
+  }
+  return assertStateError(caught, code, messagePart);
+}
+
+// ---- hostile values --------------------------------------------------------------------------
+
+/** The proxy traps `throwingProxy` makes throw unless told otherwise. */
+export const PROXY_TRAPS = ["get", "ownKeys", "has", "getOwnPropertyDescriptor"];
+
+/** A proxy of `base` whose every trap in `traps` throws "boom from proxy <trap>". */
+export const throwingProxy = (base, traps = PROXY_TRAPS) =>
+  new Proxy(
+    base,
+    Object.fromEntries(
+      traps.map((trap) => [
+        trap,
+        () => {
+          throw new Error(`boom from proxy ${trap}`);
+        },
+      ]),
+    ),
+  );
+
+/** A copy of `base` whose enumerable property `key` is a getter that throws. */
+export const throwingGetter = (base, key) =>
+  Object.defineProperty({ ...base }, key, {
+    enumerable: true,
+    get() {
+      throw new Error("boom from getter");
+    },
+  });
+
+// ---- workers ---------------------------------------------------------------------------------
+
+export const WRANGLER = join(REPO, "node_modules/wrangler/bin/wrangler.js");
+
+/**
+ * Bundles a worker as `wrangler deploy` does, offline (`--dry-run --outdir outDir`), with the
+ * configuration file `config`; wrangler's logs and global files stay in `tmp`. Returns its output.
+ */
+export function wranglerDryRun(tmp, config, outDir) {
+  const r = spawnSync(process.execPath, [WRANGLER, "deploy", "--dry-run", "--outdir", outDir, "--config", config], {
+    cwd: tmp,
+    encoding: "utf8",
+    timeout: 60_000,
+    env: {
+      ...process.env,
+      CI: "1",
+      WRANGLER_HIDE_BANNER: "true",
+      WRANGLER_SEND_METRICS: "false",
+      WRANGLER_SEND_ERROR_REPORTS: "false",
+      WRANGLER_LOG_PATH: join(tmp, "logs"),
+      XDG_CONFIG_HOME: join(tmp, "config"), // keep wrangler's global files out of $HOME
+    },
+  });
+  assert.equal(r.status, 0, `wrangler deploy --dry-run failed:\n${r.stdout}\n${r.stderr}`);
+  return r;
+}
