@@ -5,8 +5,11 @@
 // two stores may belong to two different WebAssembly instances (a memory-entry store and a
 // SQLite store of the full entry, or two copies of the package), and one instance cannot hold
 // the other's Rust objects. So the copy goes through the stores' public methods only, and
-// works between any two stores. tests/js/envelope.test.mjs checks that it stores exactly what
-// the core's copy stores.
+// works between any two stores. It follows the core's `copy_state` step for step (every version
+// of every task through listTasks / listVersions / get / save with its id, version, data,
+// checkpoint and created_at; every event through the JSON export), and tests/js/envelope.test.mjs
+// checks it for the properties tests/envelope.rs checks of the core's: everything preserved,
+// idempotent, only what both sides have.
 import { StateError } from "./state-error.js";
 
 /** The message of anything thrown, without ever throwing itself. */

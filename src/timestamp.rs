@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, NaiveDateTime, Timelike, Utc};
+use chrono::{DateTime, Datelike, NaiveDateTime, Timelike, Utc};
 use serde::{Serialize, Serializer};
 use serde_json::Value;
 
@@ -192,7 +192,18 @@ fn parse_naive(text: &str) -> Option<NaiveDateTime> {
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let dt = self.to_datetime();
-        write!(f, "{}", dt.format("%Y-%m-%dT%H:%M:%S"))?;
+        // Written field by field rather than through chrono's `format` (a strftime
+        // interpreter the memory-only wasm would otherwise carry); years are 1..=9999.
+        write!(
+            f,
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+            dt.year(),
+            dt.month(),
+            dt.day(),
+            dt.hour(),
+            dt.minute(),
+            dt.second()
+        )?;
         let micros = dt.nanosecond() / 1000;
         if micros != 0 {
             write!(f, ".{micros:06}")?;

@@ -67,7 +67,8 @@ function assertType<T extends true>(_proof?: T): void {}
 assertType<Equals<StateErrorCode,
   | "INVALID_SNAPSHOT" | "INVALID_EVENT" | "INVALID_TIMESTAMP" | "INVALID_ARGUMENT" | "UNKNOWN_BACKEND"
   | "VERSION_CONFLICT" | "CORRUPT_DATABASE" | "SCHEMA_MISMATCH" | "DATABASE_LOCKED" | "STORAGE_IO"
-  | "TOO_LARGE" | "CLOSED">>();
+  | "TOO_LARGE" | "CLOSED" | "ENGINE_FAILED">>();
+assertType<Equals<typeof StateError.codes, readonly StateErrorCode[]>>();
 assertType<Equals<Timestamp, string>>();
 assertType<Equals<TimestampInput, string | Date | number>>();
 assertType<Equals<JsonObject, { [key: string]: Json }>>();
@@ -210,6 +211,8 @@ function describe(e: unknown): string {
     case "TOO_LARGE":
     case "CLOSED":
       return "storage";
+    case "ENGINE_FAILED":
+      return "reload";
     default: {
       const exhaustive: never = e.code;
       return exhaustive;
@@ -304,6 +307,10 @@ const responseError: JsonRpcError | undefined = response.error;
 handleAsapRequest({ snapshots }, JSON.stringify(rpcRequest));
 async function copies(): Promise<CopyReport> {
   const db = await SqliteStateDb.open();
+  const image = await SqliteStateDb.open({ path: "agent/state.db", fallback: "memory" });
+  image.close();
+  // @ts-expect-error the only fallback is "memory"
+  await SqliteStateDb.open({ path: "agent/state.db", fallback: "disk" });
   const stores: CopyStores = { snapshots, metering: null };
   handleStateEnvelope(db, query);
   const there: CopyReport = copyState(stores, db);

@@ -43,7 +43,12 @@ pub fn install() {
              this instance is unusable; load the package again and reopen (committed file data \
              is intact). Cause: ",
         );
-        message.push_str(info.payload_as_str().unwrap_or("a panic"));
+        let payload = info.payload();
+        let cause = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str));
+        message.push_str(cause.unwrap_or("a panic"));
         if let Some(at) = info.location() {
             message.push_str(" at ");
             message.push_str(at.file());
