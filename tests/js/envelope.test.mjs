@@ -385,6 +385,33 @@ function allEvents(metering) {
 }
 
 describe("copyState", () => {
+  test("stores exactly what the core's copy_state stores: same answers, byte-identical files", async () => {
+    // The core's copy, reachable through a test-only export of the full entry's glue.
+    const glue = await import(new URL("../../pkg/wasm/full/node/asap_state.js", import.meta.url));
+    assert.equal(full.__asapStateCoreCopy, undefined, "no entry exports it");
+    const source = await full.SqliteStateDb.open();
+    fill(source);
+    // The destinations already hold a version the copy replaces and one it must leave alone.
+    const destination = async () => {
+      const db = await full.SqliteStateDb.open();
+      db.snapshots.save({ id: "snap_old", task_id: "task-a", version: 2, data: { stale: true }, created_at: "2024-12-31T00:00:00Z" });
+      db.snapshots.save({ id: "snap_own", task_id: "task-z", version: 1, data: { own: true }, created_at: "2024-12-31T00:00:00Z" });
+      return db;
+    };
+    const [byJs, byCore] = [await destination(), await destination()];
+    assert.deepEqual(full.copyState(source, byJs), { snapshots: 6, events: 5 });
+    assert.deepEqual(Array.from(glue.__asapStateCoreCopy(source, byCore)), [6, 5]);
+    assert.deepEqual(dump(byJs.snapshots), dump(byCore.snapshots));
+    assert.deepEqual(byJs.snapshots.listTasks(), byCore.snapshots.listTasks());
+    assert.equal(byJs.metering.export("json"), byCore.metering.export("json"));
+    assert.deepEqual(Buffer.from(byJs.exportBytes()), Buffer.from(byCore.exportBytes()));
+    // Again: both idempotent, still the same.
+    full.copyState(source, byJs);
+    glue.__asapStateCoreCopy(source, byCore);
+    assert.deepEqual(Buffer.from(byJs.exportBytes()), Buffer.from(byCore.exportBytes()));
+    for (const db of [source, byJs, byCore]) db.close();
+  });
+
   test("memory -> SQLite -> memory: ids, versions, data, checkpoints, times and events preserved", async () => {
     const source = { snapshots: new full.MemorySnapshotStore(), metering: new full.MemoryMeteringStore() };
     fill(source);

@@ -431,3 +431,27 @@ impl SqliteStateDb {
         }
     }
 }
+
+/// The core's `copy_state` between two databases of this instance: what the package's
+/// `copyState` (JavaScript, so that it works across instances) is tested against, store for
+/// store and byte for byte (`tests/js/envelope.test.mjs`). Not part of the package's API (no
+/// entry exports it).
+#[wasm_bindgen(js_name = __asapStateCoreCopy, skip_typescript)]
+pub fn core_copy(from: &SqliteStateDb, to: &SqliteStateDb) -> JsResult<Vec<f64>> {
+    alive()?;
+    let (from_snapshots, from_metering) = (
+        Guarded::new(from.db.snapshots(), from.open.clone()),
+        Guarded::new(from.db.metering(), from.open.clone()),
+    );
+    let (to_snapshots, to_metering) = (
+        Guarded::new(to.db.snapshots(), to.open.clone()),
+        Guarded::new(to.db.metering(), to.open.clone()),
+    );
+    let report = js(asap_state::copy_state(
+        (Some(&from_snapshots), Some(&from_metering)),
+        (Some(&to_snapshots), Some(&to_metering)),
+    ))?;
+    // Counts below 2^53: exact as doubles.
+    #[allow(clippy::cast_precision_loss)]
+    Ok(vec![report.snapshots as f64, report.events as f64])
+}
