@@ -116,9 +116,9 @@ fn internal(message: String, code: &str) -> RpcError {
     RpcError::new(INTERNAL_ERROR, message, code)
 }
 
-/// `stores.snapshots` and its internal method `method`, when it is a snapshot store of this
-/// package (of any entry), else the error to answer.
-fn store_method(stores: &JsValue, method: &str) -> Result<(JsValue, js_sys::Function), RpcError> {
+/// The answer of `stores.snapshots`' own internal method `method` to `arg`, when it is a
+/// snapshot store of this package (of any entry), else the error to answer.
+fn ask_store(stores: &JsValue, method: &str, arg: &JsValue) -> Result<JsValue, RpcError> {
     let invalid = |m: String| internal(m, "INVALID_ARGUMENT");
     if !stores.is_object() {
         return Err(invalid(format!(
@@ -141,7 +141,7 @@ fn store_method(stores: &JsValue, method: &str) -> Result<(JsValue, js_sys::Func
         .map_err(|e| invalid(format!("reading stores.snapshots threw: {}", message(&e))))?
         .dyn_into::<js_sys::Function>()
         .map_err(|_| not_a_store())?;
-    Ok((store, function))
+    function.call1(&store, arg).map_err(|e| thrown(&e))
 }
 
 /// The -32603 error for an exception a store's method threw (`ENGINE_FAILED`, …).
@@ -159,14 +159,10 @@ fn thrown(e: &JsValue) -> RpcError {
 /// object). Never throws.
 #[wasm_bindgen(js_name = handleStateEnvelope, skip_typescript)]
 pub fn handle_state_envelope_js(stores: JsValue, envelope: JsValue) -> JsValue {
-    let error = match store_method(&stores, "handleStateEnvelope") {
-        Ok((store, method)) => match method.call1(&store, &envelope) {
-            Ok(answer) => return answer,
-            Err(e) => thrown(&e),
-        },
-        Err(error) => error,
-    };
-    answer(&json_object([("error", error.to_json())]))
+    match ask_store(&stores, "handleStateEnvelope", &envelope) {
+        Ok(answer) => answer,
+        Err(error) => answer(&json_object([("error", error.to_json())])),
+    }
 }
 
 /// Answers a JSON-RPC 2.0 request `{ jsonrpc: "2.0", method: "asap.send", params: { envelope },
@@ -174,15 +170,11 @@ pub fn handle_state_envelope_js(stores: JsValue, envelope: JsValue) -> JsValue {
 /// result: { envelope } }` or `{ jsonrpc: "2.0", id, error }`. Never throws.
 #[wasm_bindgen(js_name = handleAsapRequest, skip_typescript)]
 pub fn handle_asap_request_js(stores: JsValue, request: JsValue) -> JsValue {
-    let error = match store_method(&stores, "handleAsapRequest") {
-        Ok((store, method)) => match method.call1(&store, &request) {
-            Ok(answer) => return answer,
-            Err(e) => thrown(&e),
-        },
-        Err(error) => error,
-    };
-    answer(&match request_id(&request) {
-        Ok(id) => error.response(id),
-        Err(parse_error) => parse_error,
-    })
+    match ask_store(&stores, "handleAsapRequest", &request) {
+        Ok(answer) => answer,
+        Err(error) => answer(&match request_id(&request) {
+            Ok(id) => error.response(id),
+            Err(parse_error) => parse_error,
+        }),
+    }
 }
