@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the npm package into pkg/: the wasm once (release), wasm-bindgen once per target,
 # wasm-opt (npm binaryen) once, then the committed template and glue from pkg-template/.
+# Each entry's .wasm is shipped once (in wasm/<entry>/web/), shared by its Node and web glue.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,8 +31,14 @@ build_entry() {
     --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int \
     --enable-mutable-globals --enable-reference-types --enable-multivalue \
     "$dir/node/${name}_bg.wasm" -o "$dir/${name}_opt.wasm"
-  mv "$dir/${name}_opt.wasm" "$dir/node/${name}_bg.wasm"
-  cp "$dir/node/${name}_bg.wasm" "$dir/web/${name}_bg.wasm"
+  # Shipped once, in web/: the Node glue reads it from there (it reads the file by a URL relative
+  # to itself; the web glue is fetched or imported by bundlers and workerd from its own folder).
+  mv "$dir/${name}_opt.wasm" "$dir/web/${name}_bg.wasm"
+  rm "$dir/node/${name}_bg.wasm"
+  local glue="$dir/node/${name}.js"
+  sed -i "s|new URL('${name}_bg.wasm', import.meta.url)|new URL('../web/${name}_bg.wasm', import.meta.url)|" "$glue"
+  grep -q "new URL('../web/${name}_bg.wasm', import.meta.url)" "$glue" \
+    || { echo "build-pkg: the Node glue no longer loads the wasm the way this script rewrites" >&2; exit 1; }
   local opt_size gz_size
   opt_size=$(stat -c %s "$dir/web/${name}_bg.wasm")
   gz_size=$(gzip -9 -c "$dir/web/${name}_bg.wasm" | wc -c)

@@ -5,6 +5,8 @@ import assert from "node:assert/strict";
 import { MemorySnapshotStore, MemoryMeteringStore, StateError } from "asap-state";
 import * as memoryEntry from "asap-state/memory";
 import { throwsCode } from "./helpers.mjs";
+import { readdirSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 
 const TS_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{6})?\+00:00$/;
 const ULID = "[0-9ABCDEFGHJKMNPQRSTVWXYZ]{26}";
@@ -23,6 +25,19 @@ describe("entries", () => {
     assert.equal(typeof memoryEntry.MemoryMeteringStore, "function");
     // No SQLite in the light entry.
     assert.equal(memoryEntry.SqliteStateDb, undefined);
+  });
+
+  test("each entry's wasm is shipped once, in web/, and the Node glue loads that file", () => {
+    const pkg = fileURLToPath(new URL("../../pkg/", import.meta.url));
+    const wasmFiles = readdirSync(pkg, { recursive: true }).filter((f) => f.endsWith(".wasm")).sort();
+    assert.deepEqual(wasmFiles, ["wasm/full/web/asap_state_bg.wasm", "wasm/memory/web/asap_state_bg.wasm"]);
+    for (const entry of ["full", "memory"]) {
+      const glue = readFileSync(`${pkg}wasm/${entry}/node/asap_state.js`, "utf8");
+      assert.ok(glue.includes("new URL('../web/asap_state_bg.wasm', import.meta.url)"), `${entry}: the Node glue reads web/'s wasm`);
+    }
+    // The entries this process imported work, so the Node glue found its wasm.
+    assert.equal(new MemorySnapshotStore().save({ task_id: "t", data: {} }).version, 1);
+    assert.equal(new memoryEntry.MemorySnapshotStore().save({ task_id: "t", data: {} }).version, 1);
   });
 
   test("StateError is a real Error subclass with name and code", () => {
