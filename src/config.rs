@@ -93,7 +93,12 @@ pub fn create_snapshot_store_with(
 ) -> Result<Box<dyn SnapshotStore + Send + Sync>> {
     Ok(match config {
         BackendConfig::Memory => Box::new(MemorySnapshotStore::with_runtime(runtime)),
-        BackendConfig::Sqlite { path } => Box::new(open_sqlite(&path, runtime)?.snapshots()),
+        #[cfg(all(feature = "sqlite", not(target_arch = "wasm32")))]
+        BackendConfig::Sqlite { path } => {
+            Box::new(crate::SqliteStateDb::open_path(path, runtime)?.snapshots())
+        }
+        #[cfg(not(all(feature = "sqlite", not(target_arch = "wasm32"))))]
+        BackendConfig::Sqlite { path } => return Err(no_sqlite(&path)),
     })
 }
 
@@ -104,43 +109,28 @@ pub fn create_metering_store_with(
 ) -> Result<Box<dyn MeteringStore + Send + Sync>> {
     Ok(match config {
         BackendConfig::Memory => Box::new(MemoryMeteringStore::with_runtime(runtime)),
-        BackendConfig::Sqlite { path } => Box::new(open_sqlite(&path, runtime)?.metering()),
+        #[cfg(all(feature = "sqlite", not(target_arch = "wasm32")))]
+        BackendConfig::Sqlite { path } => {
+            Box::new(crate::SqliteStateDb::open_path(path, runtime)?.metering())
+        }
+        #[cfg(not(all(feature = "sqlite", not(target_arch = "wasm32"))))]
+        BackendConfig::Sqlite { path } => return Err(no_sqlite(&path)),
     })
 }
 
-#[cfg(all(feature = "sqlite", not(target_arch = "wasm32")))]
-fn open_sqlite(path: &str, runtime: Runtime) -> Result<crate::SqliteStateDb> {
-    crate::SqliteStateDb::open_path(path, runtime)
-}
-
-/// Without a filesystem, each call gets a fresh in-memory image (the wasm bindings share
-/// images by path themselves).
-#[cfg(all(feature = "sqlite", target_arch = "wasm32"))]
-fn open_sqlite(_path: &str, runtime: Runtime) -> Result<crate::SqliteStateDb> {
-    crate::SqliteStateDb::open_in_memory(runtime)
-}
-
-/// A build without the `sqlite` feature has the memory backend only.
-#[cfg(not(feature = "sqlite"))]
-fn open_sqlite(path: &str, _runtime: Runtime) -> Result<Never> {
-    Err(StateError::StorageIo(format!(
-        "{ASAP_STORAGE_BACKEND_ENV}=sqlite ({path:?}): this build has no SQLite backend (the crate's `sqlite` feature is off)"
-    )))
-}
-
-/// What [`open_sqlite`] gives without the `sqlite` feature: never a database.
-#[cfg(not(feature = "sqlite"))]
-enum Never {}
-
-#[cfg(not(feature = "sqlite"))]
-impl Never {
-    fn snapshots(self) -> MemorySnapshotStore {
-        match self {}
-    }
-
-    fn metering(self) -> MemoryMeteringStore {
-        match self {}
-    }
+/// Without the `sqlite` feature, or without a filesystem (wasm32: the bindings open files
+/// through their host, in `asap-state-wasm`), `sqlite` is refused rather than given an
+/// in-memory image that would silently keep nothing.
+#[cfg(not(all(feature = "sqlite", not(target_arch = "wasm32"))))]
+fn no_sqlite(path: &str) -> StateError {
+    let why = if cfg!(feature = "sqlite") {
+        "this target has no filesystem"
+    } else {
+        "this build has no SQLite backend (the crate's `sqlite` feature is off)"
+    };
+    StateError::StorageIo(format!(
+        "{ASAP_STORAGE_BACKEND_ENV}=sqlite ({path:?}): {why}"
+    ))
 }
 
 /// Python's `repr()` of a string: single quotes unless the text holds a single quote and no
