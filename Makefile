@@ -128,6 +128,7 @@ lint: setup-rust
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy -p asap-state --lib --target wasm32-unknown-unknown -- -D warnings
 	cargo clippy -p asap-state-wasm --all-targets --target wasm32-unknown-unknown -- -D warnings
+	cargo clippy -p asap-state-wasm --all-targets --target wasm32-unknown-unknown --features host -- -D warnings
 	cargo clippy -p asap-state-wasm --all-targets --target wasm32-unknown-unknown --features sqlite -- -D warnings
 
 fmt:

@@ -274,7 +274,36 @@ export declare class SqliteStateDb {
   free(): void;
 }
 
-/** The snapshot store of a `SqliteStateDb` (table `snapshots`). */
+/**
+ * What `DurableObjectStateDb.open` needs of a Durable Object's `ctx.storage` (a class declared
+ * with `new_sqlite_classes` in its migration): synchronous SQL and atomic transactions.
+ */
+export interface DurableObjectSqlStorage {
+  sql: { exec(query: string, ...bindings: unknown[]): { raw(): Iterable<unknown[]>; readonly rowsWritten: number } };
+  transactionSync<T>(closure: () => T): T;
+}
+
+/**
+ * Both stores on a Cloudflare Durable Object's own SQLite storage, in the Python reference's
+ * two tables (created where missing), with the same methods, answers and error codes as every
+ * other backend. Each write is one `transactionSync`. Snapshot data above 1 MiB is stored in
+ * chunks (the platform refuses values above 2 MB) and read back whole, so the contract's
+ * 32 MiB limit holds. Route every request for a task to that task's object
+ * (`idFromName(task_id)`): the object is the one authority for it, so `expectedVersion` holds
+ * across every isolate and location.
+ */
+export declare class DurableObjectStateDb {
+  private constructor();
+  /** Opens the stores on `storage` (a Durable Object's `ctx.storage`), synchronously. */
+  static open(storage: DurableObjectSqlStorage): DurableObjectStateDb;
+  readonly snapshots: SqliteSnapshotStore;
+  readonly metering: SqliteMeteringStore;
+  /** Lets go of the storage; later calls on this handle and its stores throw `CLOSED`. The data stays in the object. */
+  close(): void;
+  free(): void;
+}
+
+/** The snapshot store of a `SqliteStateDb` or `DurableObjectStateDb` (table `snapshots`). */
 export declare class SqliteSnapshotStore {
   private constructor();
   /** Frees the store's memory now instead of at garbage collection; later calls throw. */
@@ -283,7 +312,7 @@ export declare class SqliteSnapshotStore {
 /** Every method of `SnapshotStore`. */
 export interface SqliteSnapshotStore extends SnapshotStore {}
 
-/** The metering store of a `SqliteStateDb` (table `usage_events`). */
+/** The metering store of a `SqliteStateDb` or `DurableObjectStateDb` (table `usage_events`). */
 export declare class SqliteMeteringStore {
   private constructor();
   /** Frees the store's memory now instead of at garbage collection; later calls throw. */

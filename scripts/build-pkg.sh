@@ -50,6 +50,7 @@ rm -rf "$out"
 mkdir -p "$out/wasm"
 sizes=()
 build_entry memory
+build_entry durable-object --features host
 build_entry full --features sqlite
 
 echo "==> package files"

@@ -103,6 +103,7 @@ mod memory;
 mod model;
 mod options;
 mod runtime;
+pub mod sql;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 mod store;
@@ -140,7 +141,7 @@ pub use runtime::RandomIds;
 pub use runtime::{
     ulid_from, Clock, IdGenerator, ManualClock, Runtime, SequentialIds, SystemClock,
 };
-#[cfg(feature = "sqlite")]
-pub use sqlite::{SqliteMeteringStore, SqliteSnapshotStore, SqliteStateDb};
+pub use sql::store::{SqliteMeteringStore, SqliteSnapshotStore, SqliteStateDb};
+pub use sql::{SqlConnection, SqlRef, SqlValue};
 pub use store::{MeteringStore, SnapshotStore};
 pub use timestamp::{BucketSize, Timestamp};

@@ -33,3 +33,22 @@ contract::contract_suite!(sqlite_guarded, |rt: Runtime| {
         Guarded::new(db.metering(), open),
     )
 });
+
+// The host-connection path (`SqliteStateDb::open_connection`), over a real SQLite standing in
+// for a Durable Object's storage: as it is, and with a value limit of 16 bytes, so nearly
+// every snapshot's data is stored in chunks and reassembled.
+mod host_support;
+
+contract::contract_suite!(host_sqlite, |rt: Runtime| {
+    let db =
+        SqliteStateDb::open_connection(Box::new(host_support::HostSqlite::in_memory(None)), rt)
+            .unwrap();
+    (db.snapshots(), db.metering())
+});
+
+contract::contract_suite!(host_sqlite_chunked, |rt: Runtime| {
+    let db =
+        SqliteStateDb::open_connection(Box::new(host_support::HostSqlite::in_memory(Some(16))), rt)
+            .unwrap();
+    (db.snapshots(), db.metering())
+});

@@ -1,5 +1,5 @@
 // sql.js and better-sqlite3 running the exact schema and statements of asap-state's SQLite
-// backend (src/sqlite/engine.rs SCHEMA_SQL, src/sqlite/store.rs), each statement prepared once
+// backend (src/sql/schema.rs, src/sql/store.rs), each statement prepared once
 // and cached, as a careful user of those libraries would write it.
 
 import { randomUUID } from "node:crypto";
@@ -7,15 +7,30 @@ import { createRequire } from "node:module";
 
 const require = createRequire(import.meta.url);
 
+// The reference's DDL (asap-protocol 2.5.10), as asap-state creates it (src/sql/schema.rs);
+// tests/js/bench.test.mjs checks it against the tables of a file asap-state wrote.
 export const SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS snapshots (
-    task_id TEXT NOT NULL, id TEXT NOT NULL, version INTEGER NOT NULL, data TEXT NOT NULL,
-    checkpoint INTEGER NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY (task_id, version));
+    task_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    checkpoint INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (task_id, version)
+);
 CREATE TABLE IF NOT EXISTS usage_events (
-    id TEXT PRIMARY KEY, task_id TEXT NOT NULL, agent_id TEXT NOT NULL, consumer_id TEXT NOT NULL,
-    metrics TEXT NOT NULL, timestamp TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS idx_usage_agent_timestamp ON usage_events (agent_id, timestamp);
-CREATE INDEX IF NOT EXISTS idx_usage_consumer_timestamp ON usage_events (consumer_id, timestamp);
+    id TEXT PRIMARY KEY,
+    task_id TEXT NOT NULL,
+    agent_id TEXT NOT NULL,
+    consumer_id TEXT NOT NULL,
+    metrics TEXT NOT NULL,
+    timestamp TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS idx_usage_agent_timestamp
+ON usage_events (agent_id, timestamp);
+CREATE INDEX IF NOT EXISTS idx_usage_consumer_timestamp
+ON usage_events (consumer_id, timestamp);
 `;
 
 const SNAPSHOT_COLUMNS = "task_id, id, version, data, checkpoint, created_at";

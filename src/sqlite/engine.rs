@@ -1,6 +1,6 @@
-//! The SQL engine (turso_core 0.8.3, the continuation of limbo) behind a small interface:
-//! open, execute, query, transaction, checkpoint, export. Nothing outside this file names the
-//! engine, so it can be swapped.
+//! The SQL engine (turso_core 0.8.3, the continuation of limbo) as a [`SqlConnection`]: open,
+//! execute, query, transaction, checkpoint, export. Nothing outside this file names the engine,
+//! so it can be swapped.
 //!
 //! * Our own `IO` + `File` over a [`BackingStore`]: each read/write/sync/truncate completes
 //!   inside the call, so `StepResult::IO` only means "step again" and no completion is ever
@@ -17,6 +17,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::backing::{read_all, BackingFile, BackingStore, MemoryStore};
+use crate::error::StateError;
+use crate::sql::{schema, RowFn, SqlConnection, SqlRef};
 
 use turso_core::storage::database::DatabaseFile;
 use turso_core::{
@@ -24,8 +26,6 @@ use turso_core::{
     File, IOResult, LimboError, MonotonicInstant, OpenDbAsyncState, OpenFlags, OpenOptions,
     SqliteDialect, Statement, StepResult, Value, WallClockInstant, IO,
 };
-
-pub use turso_core::Value as SqlValue;
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -86,6 +86,34 @@ impl From<LimboError> for DbError {
 impl From<Box<LimboError>> for DbError {
     fn from(e: Box<LimboError>) -> Self {
         DbError::from(*e)
+    }
+}
+
+impl From<DbError> for StateError {
+    fn from(e: DbError) -> Self {
+        match e {
+            DbError::Corrupt(m) => {
+                StateError::CorruptDatabase(format!("not a readable SQLite database: {m}"))
+            }
+            DbError::SchemaMismatch(m) => StateError::SchemaMismatch(m),
+            DbError::Constraint(m) => StateError::StorageIo(format!("constraint failed: {m}")),
+            DbError::Engine(m) | DbError::Stale(m) => {
+                StateError::StorageIo(format!("SQL engine: {m}"))
+            }
+            DbError::Io(m) => StateError::StorageIo(m),
+        }
+    }
+}
+
+/// A store-level error met while the engine checks a file (the contract's columns): damage
+/// stays damage, a schema mismatch stays one, and anything else is the engine's complaint.
+impl From<StateError> for DbError {
+    fn from(e: StateError) -> Self {
+        match e {
+            StateError::CorruptDatabase(m) => DbError::Corrupt(m),
+            StateError::SchemaMismatch(m) => DbError::SchemaMismatch(m),
+            other => DbError::Engine(other.message().to_owned()),
+        }
     }
 }
 
@@ -486,25 +514,53 @@ pub struct Db {
     path: String,
 }
 
+/// The engine's value for a bound parameter.
+fn engine_value(v: SqlRef<'_>) -> Result<Value> {
+    Ok(match v {
+        SqlRef::Null => Value::Null,
+        SqlRef::Integer(i) => Value::from_i64(i),
+        SqlRef::Real(f) => Value::from_f64(f),
+        SqlRef::Text(s) => Value::from_text(s.to_owned()),
+        SqlRef::Blob(b) => {
+            Value::from_slice(b).map_err(|_| DbError::Engine("out of memory for a blob".into()))?
+        }
+    })
+}
+
+/// An engine value, borrowed as the core's.
+fn core_value(v: &Value) -> SqlRef<'_> {
+    if let Some(i) = v.as_int() {
+        SqlRef::Integer(i)
+    } else if let Some(t) = v.to_text() {
+        SqlRef::Text(t)
+    } else if let Some(b) = v.to_blob() {
+        SqlRef::Blob(b)
+    } else if matches!(v, Value::Null) {
+        SqlRef::Null
+    } else {
+        SqlRef::Real(v.to_float_or_zero())
+    }
+}
+
 /// Binds positional parameters `?1..?n` (every earlier binding replaced).
-fn bind(stmt: &mut Statement, params: &[Value]) -> Result<()> {
+fn bind(stmt: &mut Statement, params: &[SqlRef<'_>]) -> Result<()> {
     stmt.clear_bindings();
     for (i, v) in params.iter().enumerate() {
         let idx = i
             .checked_add(1)
             .and_then(NonZero::new)
             .ok_or_else(|| DbError::Engine("param index".into()))?;
-        stmt.bind_at(idx, v.clone())?;
+        stmt.bind_at(idx, engine_value(*v)?)?;
     }
     Ok(())
 }
 
 /// A row's values, handed to a row callback (borrowed: nothing is copied).
-pub type RowFn<'a> = dyn FnMut(&[&Value]) -> Result<()> + 'a;
+type EngineRowFn<'a> = dyn FnMut(&[&Value]) -> Result<()> + 'a;
 
 /// Drives a statement to completion, handing each row to `on_row`. `StepResult::IO` only
 /// means "step again": our IO finished every completion inside the File call.
-fn run(io: &EngineIo, stmt: &mut Statement, on_row: &mut RowFn<'_>) -> Result<()> {
+fn run(io: &EngineIo, stmt: &mut Statement, on_row: &mut EngineRowFn<'_>) -> Result<()> {
     // Guard against a bug turning into an endless loop (which would hang a wasm instance).
     let mut idle_steps: u32 = 0;
     loop {
@@ -536,7 +592,7 @@ impl Db {
     /// Opens the database `path` of `store`: a missing or empty main file gives a fresh
     /// database; an existing one (rollback-journal or WAL mode) is validated before it is used —
     /// header, then every b-tree page ([`super::check`]), then the engine's
-    /// `PRAGMA integrity_check` and the contract's tables ([`check_schema`]) — so a damaged file
+    /// `PRAGMA integrity_check` and the contract's tables ([`schema::check_columns`]) — so a damaged file
     /// is `Corrupt` (or `SchemaMismatch`), never a panic.
     ///
     /// `private` says the store is this database's own copy (an image): it is then checked in
@@ -585,8 +641,16 @@ impl Db {
     /// the script's failure here never means that real storage failed.
     fn validate(&self) -> Result<()> {
         self.integrity_check()?;
-        check_schema(self)?;
-        self.exec_batch(SCHEMA_SQL)
+        schema::check_columns(self)?;
+        self.create_schema()
+    }
+
+    /// The contract's tables and indexes, where missing.
+    pub fn create_schema(&self) -> Result<()> {
+        for ddl in schema::SCHEMA {
+            self.exec_once(ddl)?;
+        }
+        Ok(())
     }
 
     /// `PRAGMA integrity_check`; anything but a single "ok" row -> Corrupt.
@@ -647,7 +711,12 @@ impl Db {
     /// rows and the number of rows changed. The statement is reset after every run, so it holds
     /// no cursor or read transaction between calls; one that failed is dropped, not reused. A
     /// statement the engine reports stale (the schema changed under it) is prepared again once.
-    fn run_cached(&self, sql: &str, params: &[Value], on_row: &mut RowFn<'_>) -> Result<i64> {
+    fn run_cached(
+        &self,
+        sql: &str,
+        params: &[SqlRef<'_>],
+        on_row: &mut EngineRowFn<'_>,
+    ) -> Result<i64> {
         let mut cache = self
             .statements
             .lock()
@@ -674,35 +743,24 @@ impl Db {
     }
 
     /// Runs one statement (positional `?` parameters), ignoring rows; returns rows changed.
-    pub fn exec(&self, sql: &str, params: &[Value]) -> Result<i64> {
+    pub fn exec(&self, sql: &str, params: &[SqlRef<'_>]) -> Result<i64> {
         self.run_cached(sql, params, &mut |_| Ok(()))
     }
 
-    /// Runs several `;`-separated statements without parameters (DDL scripts).
-    pub fn exec_batch(&self, sql: &str) -> Result<()> {
+    /// Runs a statement without parameters and without caching it (DDL).
+    fn exec_once(&self, sql: &str) -> Result<()> {
         self.conn.execute(sql)?;
         Ok(())
     }
 
     /// Runs a query and returns its rows.
-    pub fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Vec<Value>>> {
+    pub fn query(&self, sql: &str, params: &[SqlRef<'_>]) -> Result<Vec<Vec<Value>>> {
         let mut rows = Vec::new();
         self.run_cached(sql, params, &mut |row| {
             rows.push(row.iter().map(|v| (*v).clone()).collect());
             Ok(())
         })?;
         Ok(rows)
-    }
-
-    /// Runs a query, handing each row to `on_row` as it comes (nothing collected or copied);
-    /// an error from `on_row` stops the query and is returned.
-    pub fn query_each(
-        &self,
-        sql: &str,
-        params: &[Value],
-        mut on_row: impl FnMut(&[&Value]) -> Result<()>,
-    ) -> Result<()> {
-        self.run_cached(sql, params, &mut on_row).map(|_| ())
     }
 
     /// Whether a transaction is open.
@@ -779,93 +837,62 @@ impl Drop for Db {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Contract §6 schema check
+// The core's connection
 // ---------------------------------------------------------------------------------------------
 
-pub const SCHEMA_SQL: &str = "
-CREATE TABLE IF NOT EXISTS snapshots (
-    task_id TEXT NOT NULL, id TEXT NOT NULL, version INTEGER NOT NULL, data TEXT NOT NULL,
-    checkpoint INTEGER NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY (task_id, version));
-CREATE TABLE IF NOT EXISTS usage_events (
-    id TEXT PRIMARY KEY, task_id TEXT NOT NULL, agent_id TEXT NOT NULL, consumer_id TEXT NOT NULL,
-    metrics TEXT NOT NULL, timestamp TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS idx_usage_agent_timestamp ON usage_events (agent_id, timestamp);
-CREATE INDEX IF NOT EXISTS idx_usage_consumer_timestamp ON usage_events (consumer_id, timestamp);
-";
-
-const EXPECTED: &[(&str, &[&str])] = &[
-    (
-        "snapshots",
-        &[
-            "task_id",
-            "id",
-            "version",
-            "data",
-            "checkpoint",
-            "created_at",
-        ],
-    ),
-    (
-        "usage_events",
-        &[
-            "id",
-            "task_id",
-            "agent_id",
-            "consumer_id",
-            "metrics",
-            "timestamp",
-        ],
-    ),
-];
-
-/// Existing contract tables must have exactly the contract's columns (missing tables are
-/// fine: `SCHEMA_SQL` creates them). A database holding other tables but none of ours is some
-/// other application's file: refused rather than written into.
-pub fn check_schema(db: &Db) -> Result<()> {
-    let tables: Vec<String> = db
-        .query(
-            "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
-            &[],
-        )?
-        .iter()
-        .filter_map(|r| r.first().and_then(|v| v.to_text()).map(str::to_owned))
-        .collect();
-    let ours = |t: &String| EXPECTED.iter().any(|(name, _)| name == t);
-    if !tables.is_empty() && !tables.iter().any(ours) {
-        return Err(DbError::SchemaMismatch(format!(
-            "not an asap-state database: it has the tables {tables:?} but neither snapshots nor usage_events"
-        )));
+impl SqlConnection for Db {
+    fn execute(&self, sql: &str, params: &[SqlRef<'_>]) -> crate::Result<u64> {
+        let changed = self.exec(sql, params)?;
+        Ok(u64::try_from(changed).unwrap_or(0))
     }
-    for (table, cols) in EXPECTED {
-        let rows = db.query(&format!("PRAGMA table_info({table})"), &[])?;
-        if rows.is_empty() {
-            continue;
-        }
-        let names: Vec<String> = rows
-            .iter()
-            .filter_map(|r| r.get(1).and_then(|v| v.to_text()).map(str::to_string))
-            .collect();
-        // Columns are addressed by name (here and in the reference), so their order is free.
-        let mut have: Vec<&str> = names.iter().map(String::as_str).collect();
-        let mut want: Vec<&str> = cols.to_vec();
-        have.sort_unstable();
-        want.sort_unstable();
-        if have != want {
-            return Err(DbError::SchemaMismatch(format!(
-                "table {table} has columns {names:?}, expected {cols:?}"
-            )));
+
+    fn query_each(
+        &self,
+        sql: &str,
+        params: &[SqlRef<'_>],
+        on_row: &mut RowFn<'_>,
+    ) -> crate::Result<()> {
+        // The caller's error travels through the engine's loop untouched.
+        let mut failed: Option<StateError> = None;
+        let result = self.run_cached(sql, params, &mut |row| {
+            let values: Vec<SqlRef<'_>> = row.iter().map(|v| core_value(v)).collect();
+            on_row(&values).map_err(|e| {
+                let message = e.message().to_owned();
+                failed = Some(e);
+                DbError::Engine(message)
+            })
+        });
+        match (result, failed) {
+            (Ok(_), _) => Ok(()),
+            (Err(_), Some(e)) => Err(e),
+            (Err(e), None) => Err(e.into()),
         }
     }
-    Ok(())
-}
 
-// Small helpers for callers.
-pub fn text(s: &str) -> Value {
-    Value::from_text(s.to_string())
-}
+    fn transaction(&self, body: &mut dyn FnMut() -> crate::Result<()>) -> crate::Result<()> {
+        let mut failed: Option<StateError> = None;
+        let result = Db::transaction(self, |_| {
+            body().map_err(|e| {
+                let message = e.message().to_owned();
+                failed = Some(e);
+                DbError::Engine(message)
+            })
+        });
+        match (result, failed) {
+            (Ok(()), _) => Ok(()),
+            (Err(_), Some(e)) => Err(e),
+            (Err(e), None) => Err(e.into()),
+        }
+    }
 
-pub fn int(i: i64) -> Value {
-    Value::from_i64(i)
+    fn export_bytes(&self) -> crate::Result<Vec<u8>> {
+        Ok(Db::export_bytes(self)?)
+    }
+
+    fn close(&self) -> crate::Result<()> {
+        self.checkpoint()?;
+        Ok(Db::close(self)?)
+    }
 }
 
 #[cfg(test)]
@@ -882,7 +909,7 @@ mod tests {
     /// A fresh database image with the contract's tables.
     fn image() -> Vec<u8> {
         let db = Db::open(Arc::new(MemoryStore::new()), "img.db", true).unwrap();
-        db.exec_batch(SCHEMA_SQL).unwrap();
+        db.create_schema().unwrap();
         db.export_bytes().unwrap()
     }
 
@@ -1165,16 +1192,16 @@ mod tests {
     fn open_of_a_missing_file_creates_a_fresh_database() {
         let store = Arc::new(MemoryStore::new());
         let db = Db::open(store.clone(), "fresh.db", false).unwrap();
-        db.exec_batch(SCHEMA_SQL).unwrap();
+        db.create_schema().unwrap();
         assert!(store.contents("fresh.db").is_some());
-        check_schema(&db).unwrap();
+        schema::check_columns(&db).unwrap();
         db.integrity_check().unwrap();
     }
 
     #[test]
     fn checkpoint_inside_a_transaction_is_refused() {
         let db = Db::open(Arc::new(MemoryStore::new()), "t.db", true).unwrap();
-        db.exec_batch(SCHEMA_SQL).unwrap();
+        db.create_schema().unwrap();
         db.exec("BEGIN", &[]).unwrap();
         assert!(db.in_transaction());
         assert_eq!(

@@ -30,8 +30,8 @@ describe("entries", () => {
   test("each entry's wasm is shipped once, in web/, and the Node glue loads that file", () => {
     const pkg = fileURLToPath(new URL("../../pkg/", import.meta.url));
     const wasmFiles = readdirSync(pkg, { recursive: true }).filter((f) => f.endsWith(".wasm")).sort();
-    assert.deepEqual(wasmFiles, ["wasm/full/web/asap_state_bg.wasm", "wasm/memory/web/asap_state_bg.wasm"]);
-    for (const entry of ["full", "memory"]) {
+    assert.deepEqual(wasmFiles, ["wasm/durable-object/web/asap_state_bg.wasm", "wasm/full/web/asap_state_bg.wasm", "wasm/memory/web/asap_state_bg.wasm"]);
+    for (const entry of ["durable-object", "full", "memory"]) {
       const glue = readFileSync(`${pkg}wasm/${entry}/node/asap_state.js`, "utf8");
       assert.ok(glue.includes("new URL('../web/asap_state_bg.wasm', import.meta.url)"), `${entry}: the Node glue reads web/'s wasm`);
     }

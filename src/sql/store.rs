@@ -1,11 +1,12 @@
-//! `SqliteStateDb`: one SQLite file holding both stores, with the reference's tables.
+//! `SqliteStateDb`: one SQLite database holding both stores, with the reference's tables, over
+//! any [`SqlConnection`]: the embedded engine (`crate::sqlite`) or a host's SQLite.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde_json::Value as Json;
 
-use super::backing::{BackingStore, MemoryStore};
-use super::engine::{self, Db, DbError, SqlValue, SCHEMA_SQL};
+use super::schema::{self, EVENT_COLUMNS};
+use super::{query, SqlConnection, SqlRef, SqlValue};
 use crate::error::{Result, StateError};
 use crate::export;
 use crate::json::data_from_text;
@@ -21,70 +22,30 @@ use crate::store::{MeteringStore, SnapshotStore};
 use crate::timestamp::Timestamp;
 use crate::versioning::{build_snapshot, check_expected, new_event, next_version};
 
-/// The name of the main file inside a database's own in-memory store.
-const IMAGE_PATH: &str = "state.db";
-
-impl From<DbError> for StateError {
-    fn from(e: DbError) -> Self {
-        match e {
-            DbError::Corrupt(m) => {
-                StateError::CorruptDatabase(format!("not a readable SQLite database: {m}"))
-            }
-            DbError::SchemaMismatch(m) => StateError::SchemaMismatch(m),
-            DbError::Constraint(m) => StateError::StorageIo(format!("constraint failed: {m}")),
-            DbError::Engine(m) | DbError::Stale(m) => {
-                StateError::StorageIo(format!("SQL engine: {m}"))
-            }
-            DbError::Io(m) => StateError::StorageIo(m),
-        }
-    }
-}
-
-enum Backing {
-    /// An image in memory.
+/// Where a database lives.
+#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Backing {
+    /// An image in memory (the embedded engine).
     Image,
-    /// Files of a host store (a native filesystem, Node's fs, OPFS).
+    /// Files of a host store: a native filesystem, Node's fs, OPFS (the embedded engine).
     Files,
+    /// A host's own SQLite (a Durable Object's storage, say).
+    Host,
 }
 
-struct Shared {
-    db: Mutex<Option<Db>>,
+pub(crate) struct Shared {
+    conn: Mutex<Option<Box<dyn SqlConnection>>>,
     runtime: Runtime,
     backing: Backing,
+    /// The host's limit on one value (see [`SqlConnection::max_value_bytes`]): larger data is
+    /// stored in chunks of at most this many bytes.
+    chunk_bytes: Option<usize>,
     /// Native files: an exclusive advisory lock on the main file, held while open, so a second
     /// process gets `DATABASE_LOCKED` instead of writing the same file.
-    #[cfg(not(target_arch = "wasm32"))]
-    lock: Mutex<Option<std::fs::File>>,
+    #[cfg(all(feature = "sqlite", not(target_arch = "wasm32")))]
+    pub(crate) lock: Mutex<Option<std::fs::File>>,
 }
-
-/// The databases this process has open by path, so every open of one file shares one database.
-/// Takes the exclusive lock on `file`, retrying for about a quarter of a second before
-/// reporting `WouldBlock`. A lock that is only briefly held elsewhere is waited out: when any
-/// thread of this process starts a child process, the child holds copies of every open file
-/// (and so of their locks) between its fork and its exec, even after this process closed them.
-#[cfg(not(target_arch = "wasm32"))]
-fn lock_briefly(file: &std::fs::File) -> std::result::Result<(), std::fs::TryLockError> {
-    let mut wait = std::time::Duration::from_millis(1);
-    let mut waited = std::time::Duration::ZERO;
-    loop {
-        match file.try_lock() {
-            Err(std::fs::TryLockError::WouldBlock)
-                if waited < std::time::Duration::from_millis(250) =>
-            {
-                std::thread::sleep(wait);
-                waited = waited.saturating_add(wait);
-                wait = wait
-                    .saturating_mul(2)
-                    .min(std::time::Duration::from_millis(50));
-            }
-            result => return result,
-        }
-    }
-}
-
-#[cfg(not(target_arch = "wasm32"))]
-static OPEN_FILES: Mutex<Vec<(std::path::PathBuf, std::sync::Weak<Shared>)>> =
-    Mutex::new(Vec::new());
 
 /// One SQLite database holding snapshots and usage events in the tables of the Python
 /// reference, so the file moves between this library, the reference and the `sqlite3` CLI.
@@ -93,7 +54,7 @@ static OPEN_FILES: Mutex<Vec<(std::path::PathBuf, std::sync::Weak<Shared>)>> =
 /// transaction: a failure rolls back and changes nothing.
 #[derive(Clone)]
 pub struct SqliteStateDb {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
 }
 
 impl std::fmt::Debug for SqliteStateDb {
@@ -102,98 +63,39 @@ impl std::fmt::Debug for SqliteStateDb {
     }
 }
 
+/// The smallest chunk: one character of UTF-8 always fits.
+const MIN_CHUNK_BYTES: usize = 4;
+
 impl SqliteStateDb {
-    /// A fresh, empty database image in memory.
-    pub fn open_in_memory(runtime: Runtime) -> Result<Self> {
-        Self::open_image(None, runtime)
-    }
-
-    /// An existing SQLite file image (rollback-journal or WAL mode). The bytes are copied;
-    /// they are never modified. Not a SQLite database, truncated or damaged:
-    /// `CORRUPT_DATABASE`; other columns or another application's tables: `SCHEMA_MISMATCH`.
-    pub fn open_bytes(bytes: &[u8], runtime: Runtime) -> Result<Self> {
-        if bytes.is_empty() {
-            return Err(StateError::CorruptDatabase(
-                "not a readable SQLite database: the file is empty (0 bytes)".into(),
-            ));
-        }
-        Self::open_image(Some(bytes.to_vec()), runtime)
-    }
-
-    fn open_image(bytes: Option<Vec<u8>>, runtime: Runtime) -> Result<Self> {
-        let store = Arc::new(MemoryStore::new());
-        store.put(IMAGE_PATH, bytes.unwrap_or_default());
-        let db = Self::open_db(store, IMAGE_PATH, true)?;
-        Ok(Self::wrap(db, runtime, Backing::Image))
-    }
-
-    /// The database `path` of a host's file store (a missing file is created).
-    pub fn open_store(store: Arc<dyn BackingStore>, path: &str, runtime: Runtime) -> Result<Self> {
-        let db = Self::open_db(store, path, false)?;
-        Ok(Self::wrap(db, runtime, Backing::Files))
-    }
-
-    /// A real file on a native filesystem, written as the engine commits (a missing file is
-    /// created). Every open of the same file in this process shares one database (`runtime` is
-    /// the first opener's); a file another process holds open gives `DATABASE_LOCKED` (after
-    /// waiting about a quarter of a second for the lock).
-    #[cfg(not(target_arch = "wasm32"))]
-    pub fn open_path(path: impl AsRef<std::path::Path>, runtime: Runtime) -> Result<Self> {
-        let path = path.as_ref();
-        let io = |e: std::io::Error| StateError::StorageIo(format!("{}: {e}", path.display()));
-        // One lock for the whole lookup-or-open, so two threads opening one path share it.
-        let mut open = OPEN_FILES
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let lock_file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .map_err(io)?;
-        let key = std::fs::canonicalize(path).map_err(io)?;
-        open.retain(|(_, weak)| weak.strong_count() > 0);
-        if let Some(shared) = open
-            .iter()
-            .find(|(p, _)| *p == key)
-            .and_then(|(_, weak)| weak.upgrade())
-        {
-            if shared.db.lock().map(|db| db.is_some()).unwrap_or(false) {
-                return Ok(SqliteStateDb { shared });
-            }
-        }
-        lock_briefly(&lock_file).map_err(|e| match e {
-            std::fs::TryLockError::WouldBlock => {
-                StateError::DatabaseLocked(format!("{} is open in another process", path.display()))
-            }
-            std::fs::TryLockError::Error(e) => io(e),
+    /// The stores on a host's SQLite connection (a Durable Object's storage, or any SQLite a
+    /// program already has): the reference's tables and indexes are created where missing;
+    /// existing tables with other columns, or another application's tables without ours, are
+    /// refused with `SCHEMA_MISMATCH`. Where the host limits the size of one value, snapshot
+    /// data above it is stored in chunks, transparently.
+    pub fn open_connection(conn: Box<dyn SqlConnection>, runtime: Runtime) -> Result<Self> {
+        schema::check_columns(conn.as_ref())?;
+        let chunks = conn.max_value_bytes().map(|n| n.max(MIN_CHUNK_BYTES));
+        let mut created: Result<()> = Ok(());
+        conn.transaction(&mut || {
+            created = schema::create(conn.as_ref(), chunks.is_some());
+            created.clone()
         })?;
-        let text = key.to_str().ok_or_else(|| {
-            StateError::InvalidArgument(format!("path {path:?} is not valid UTF-8"))
-        })?;
-        let db = Self::open_db(Arc::new(super::backing::FsStore), text, false)?;
-        let this = Self::wrap(db, runtime, Backing::Files);
-        if let Ok(mut lock) = this.shared.lock.lock() {
-            *lock = Some(lock_file);
-        }
-        open.push((key, Arc::downgrade(&this.shared)));
-        Ok(this)
+        Ok(Self::wrap(conn, runtime, Backing::Host, chunks))
     }
 
-    fn open_db(store: Arc<dyn BackingStore>, path: &str, private: bool) -> Result<Db> {
-        let db = Db::open(store, path, private)?;
-        db.exec_batch(SCHEMA_SQL)?;
-        Ok(db)
-    }
-
-    fn wrap(db: Db, runtime: Runtime, backing: Backing) -> Self {
+    pub(crate) fn wrap(
+        conn: Box<dyn SqlConnection>,
+        runtime: Runtime,
+        backing: Backing,
+        chunk_bytes: Option<usize>,
+    ) -> Self {
         SqliteStateDb {
             shared: Arc::new(Shared {
-                db: Mutex::new(Some(db)),
+                conn: Mutex::new(Some(conn)),
                 runtime,
                 backing,
-                #[cfg(not(target_arch = "wasm32"))]
+                chunk_bytes,
+                #[cfg(all(feature = "sqlite", not(target_arch = "wasm32")))]
                 lock: Mutex::new(None),
             }),
         }
@@ -212,22 +114,18 @@ impl SqliteStateDb {
     /// One self-contained SQLite file image (the WAL checkpointed in), which `sqlite3` and the
     /// Python reference open as-is.
     pub fn export_bytes(&self) -> Result<Vec<u8>> {
-        self.with(|db| Ok(db.export_bytes()?))
+        self.with(|conn| conn.export_bytes())
     }
 
     /// Checkpoints and closes the database; every later call on it or its stores fails with
     /// `CLOSED`. Closing twice is harmless.
     pub fn close(&self) -> Result<()> {
-        let db = self.lock().take();
-        let result = match db {
-            Some(db) => {
-                let result = db.checkpoint().and_then(|()| db.close());
-                drop(db);
-                result.map_err(StateError::from)
-            }
+        let conn = self.lock().take();
+        let result = match conn {
+            Some(conn) => conn.close(),
             None => Ok(()),
         };
-        #[cfg(not(target_arch = "wasm32"))]
+        #[cfg(all(feature = "sqlite", not(target_arch = "wasm32")))]
         if let Ok(mut lock) = self.shared.lock.lock() {
             // Dropping the file releases the lock for other processes.
             lock.take();
@@ -240,54 +138,57 @@ impl SqliteStateDb {
         self.lock().is_none()
     }
 
-    /// Whether the database lives in memory (an image) rather than in files.
+    /// Whether the database lives in memory (an image) rather than in files or a host.
     pub fn is_image(&self) -> bool {
-        matches!(self.shared.backing, Backing::Image)
+        self.shared.backing == Backing::Image
     }
 
-    fn lock(&self) -> MutexGuard<'_, Option<Db>> {
+    /// Whether the database is a host's own SQLite ([`open_connection`](Self::open_connection)).
+    pub fn is_host(&self) -> bool {
+        self.shared.backing == Backing::Host
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Option<Box<dyn SqlConnection>>> {
         self.shared
-            .db
+            .conn
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn with<T>(&self, f: impl FnOnce(&Db) -> Result<T>) -> Result<T> {
+    fn with<T>(&self, f: impl FnOnce(&dyn SqlConnection) -> Result<T>) -> Result<T> {
         let guard = self.lock();
         match guard.as_ref() {
-            Some(db) => f(db),
+            Some(conn) => f(conn.as_ref()),
             None => Err(StateError::Closed("the database was closed".into())),
         }
     }
 
-    fn transaction<T>(&self, f: impl FnOnce(&Db) -> Result<T>) -> Result<T> {
-        self.with(|db| {
-            let mut inner: Option<StateError> = None;
-            let result = db.transaction(|db| {
-                f(db).map_err(|e| {
-                    let message = e.message().to_owned();
-                    inner = Some(e);
-                    DbError::Engine(message)
-                })
-            });
-            match (result, inner) {
-                (Ok(v), _) => Ok(v),
-                (Err(_), Some(e)) => Err(e),
-                (Err(e), None) => Err(e.into()),
-            }
+    /// `f` in one transaction of the connection: what it wrote is committed if it returns
+    /// `Ok`, and nothing otherwise.
+    fn transaction<T>(&self, f: impl FnOnce(&dyn SqlConnection) -> Result<T>) -> Result<T> {
+        self.with(|conn| {
+            let mut f = Some(f);
+            let mut out = None;
+            conn.transaction(&mut || {
+                if let Some(f) = f.take() {
+                    out = Some(f(conn)?);
+                }
+                Ok(())
+            })?;
+            out.ok_or_else(|| StateError::StorageIo("the transaction did not run".into()))
         })
     }
 }
 
 // ------------------------------------------------------------------------------ value helpers
 
-fn text(s: &str) -> SqlValue {
-    engine::text(s)
+fn text(s: &str) -> SqlRef<'_> {
+    SqlRef::Text(s)
 }
 
 /// Integers the library stores are at most 2^53 - 1, so they always fit an i64.
-fn int(n: u64) -> SqlValue {
-    engine::int(i64::try_from(n).unwrap_or(i64::MAX))
+fn int(n: u64) -> SqlRef<'static> {
+    SqlRef::Integer(i64::try_from(n).unwrap_or(i64::MAX))
 }
 
 fn corrupt(what: String) -> StateError {
@@ -301,13 +202,15 @@ fn col<'a>(row: &'a [SqlValue], i: usize, table: &str) -> Result<&'a SqlValue> {
 
 fn col_text(row: &[SqlValue], i: usize, table: &str, name: &str) -> Result<String> {
     col(row, i, table)?
-        .to_text()
+        .as_ref()
+        .as_text()
         .map(str::to_owned)
         .ok_or_else(|| corrupt(format!("{table}.{name} is not text")))
 }
 
 fn col_int(row: &[SqlValue], i: usize, table: &str, name: &str) -> Result<i64> {
     col(row, i, table)?
+        .as_ref()
         .as_int()
         .ok_or_else(|| corrupt(format!("{table}.{name} is not an integer")))
 }
@@ -317,19 +220,104 @@ fn col_u64(row: &[SqlValue], i: usize, table: &str, name: &str) -> Result<u64> {
     u64::try_from(v).map_err(|_| corrupt(format!("{table}.{name} is negative ({v})")))
 }
 
-const SNAPSHOT_COLUMNS: &str = "task_id, id, version, data, checkpoint, created_at";
-const EVENT_COLUMNS: &str = "id, task_id, agent_id, consumer_id, metrics, timestamp";
+/// The column of `snapshots.data` in a row of [`schema::SNAPSHOT_COLUMNS`].
+const DATA_COLUMN: usize = 3;
 
-const GET_VERSION: &str = "SELECT task_id, id, version, data, checkpoint, created_at FROM snapshots WHERE task_id = ? AND version = ?";
-const GET_LATEST: &str = "SELECT task_id, id, version, data, checkpoint, created_at FROM snapshots WHERE task_id = ? ORDER BY version DESC LIMIT 1";
+impl SqliteStateDb {
+    /// The first row of a snapshot query, its data reassembled if it was stored in chunks.
+    fn snapshot_row(
+        &self,
+        conn: &dyn SqlConnection,
+        sql: &str,
+        params: &[SqlRef<'_>],
+    ) -> Result<Option<Vec<SqlValue>>> {
+        let Some(mut row) = query(conn, sql, params)?.into_iter().next() else {
+            return Ok(None);
+        };
+        if self.shared.chunk_bytes.is_some()
+            && matches!(row.get(DATA_COLUMN), Some(SqlValue::Text(d)) if d.is_empty())
+        {
+            let t = "snapshots";
+            let task_id = col_text(&row, 0, t, "task_id")?;
+            let version = col_u64(&row, 2, t, "version")?;
+            let mut data = String::new();
+            conn.query_each(
+                schema::GET_CHUNKS,
+                &[text(&task_id), int(version)],
+                &mut |chunk| {
+                    let piece = chunk
+                        .first()
+                        .and_then(SqlRef::as_text)
+                        .ok_or_else(|| corrupt("asap_snapshot_chunks.chunk is not text".into()))?;
+                    data.push_str(piece);
+                    Ok(())
+                },
+            )?;
+            if let Some(slot) = row.get_mut(DATA_COLUMN) {
+                *slot = SqlValue::Text(data);
+            }
+        }
+        Ok(Some(row))
+    }
 
-/// The row of a task's version (the latest without one).
-fn get_row(db: &Db, task_id: &str, version: Option<u64>) -> Result<Option<Vec<SqlValue>>> {
-    let rows = match version {
-        Some(v) => db.query(GET_VERSION, &[text(task_id), int(v)])?,
-        None => db.query(GET_LATEST, &[text(task_id)])?,
-    };
-    Ok(rows.into_iter().next())
+    /// The row of a task's version (the latest without one).
+    fn get_row(
+        &self,
+        conn: &dyn SqlConnection,
+        task_id: &str,
+        version: Option<u64>,
+    ) -> Result<Option<Vec<SqlValue>>> {
+        match version {
+            Some(v) => self.snapshot_row(conn, schema::GET_VERSION, &[text(task_id), int(v)]),
+            None => self.snapshot_row(conn, schema::GET_LATEST, &[text(task_id)]),
+        }
+    }
+
+    /// Deletes a task's version (every version without one), chunks included; returns
+    /// whether a snapshot was deleted.
+    fn delete_rows(
+        &self,
+        conn: &dyn SqlConnection,
+        task_id: &str,
+        version: Option<u64>,
+    ) -> Result<bool> {
+        let chunks = self.shared.chunk_bytes.is_some();
+        let changed = match version {
+            Some(v) => {
+                if chunks {
+                    conn.execute(schema::DELETE_CHUNKS_VERSION, &[text(task_id), int(v)])?;
+                }
+                conn.execute(schema::DELETE_VERSION, &[text(task_id), int(v)])?
+            }
+            None => {
+                if chunks {
+                    conn.execute(schema::DELETE_CHUNKS_TASK, &[text(task_id)])?;
+                }
+                conn.execute(schema::DELETE_TASK, &[text(task_id)])?
+            }
+        };
+        Ok(changed > 0)
+    }
+}
+
+/// `data` cut into pieces of at most `limit` bytes (`limit` ≥ 4), each ending on a character.
+fn chunks(data: &str, limit: usize) -> Vec<&str> {
+    let mut pieces = Vec::new();
+    let mut rest = data;
+    while !rest.is_empty() {
+        let mut end = limit.min(rest.len());
+        while !rest.is_char_boundary(end) {
+            end = end.saturating_sub(1);
+        }
+        if end == 0 {
+            // (Only if `limit` were below one character: take one character.)
+            end = rest.chars().next().map_or(rest.len(), char::len_utf8);
+        }
+        let (piece, tail) = rest.split_at(end);
+        pieces.push(piece);
+        rest = tail;
+    }
+    pieces
 }
 
 /// A snapshot row as the JSON text of its snapshot (see `get_json`).
@@ -381,34 +369,11 @@ fn snapshot_from_row(row: &[SqlValue]) -> Result<StateSnapshot> {
     })
 }
 
-/// Runs a query, handing each row to `f` without collecting the rows; the first error of `f`
-/// stops it and is returned as it is.
-fn each_row(
-    db: &Db,
-    sql: &str,
-    params: &[SqlValue],
-    mut f: impl FnMut(&[&SqlValue]) -> Result<()>,
-) -> Result<()> {
-    let mut failed: Option<StateError> = None;
-    let result = db.query_each(sql, params, |row| {
-        f(row).map_err(|e| {
-            let message = e.message().to_owned();
-            failed = Some(e);
-            DbError::Engine(message)
-        })
-    });
-    match (result, failed) {
-        (Ok(()), _) => Ok(()),
-        (Err(_), Some(e)) => Err(e),
-        (Err(e), None) => Err(e.into()),
-    }
-}
-
 /// Column `i` of a `usage_events` row as text.
-fn row_text<'a>(row: &[&'a SqlValue], i: usize, name: &str) -> Result<&'a str> {
+fn row_text<'a>(row: &[SqlRef<'a>], i: usize, name: &str) -> Result<&'a str> {
     row.get(i)
         .ok_or_else(|| corrupt("usage_events: a row has too few columns".into()))?
-        .to_text()
+        .as_text()
         .ok_or_else(|| corrupt(format!("usage_events.{name} is not text")))
 }
 
@@ -474,6 +439,11 @@ fn event_from_row(row: &[SqlValue]) -> Result<UsageEvent> {
     })
 }
 
+/// Owned parameters, borrowed for a call.
+fn refs(params: &[SqlValue]) -> Vec<SqlRef<'_>> {
+    params.iter().map(SqlValue::as_ref).collect()
+}
+
 fn to_json_text(value: &impl serde::Serialize) -> Result<String> {
     serde_json::to_string(value)
         .map_err(|e| StateError::StorageIo(format!("could not encode JSON: {e}")))
@@ -494,11 +464,8 @@ impl SqliteSnapshotStore {
     }
 }
 
-fn latest_version(db: &Db, task_id: &str) -> Result<Option<u64>> {
-    let rows = db.query(
-        "SELECT version FROM snapshots WHERE task_id = ? ORDER BY version DESC LIMIT 1",
-        &[text(task_id)],
-    )?;
+fn latest_version(conn: &dyn SqlConnection, task_id: &str) -> Result<Option<u64>> {
+    let rows = query(conn, schema::LATEST_VERSION, &[text(task_id)])?;
     rows.first()
         .map(|r| col_u64(r, 0, "snapshots", "version"))
         .transpose()
@@ -514,25 +481,48 @@ impl SqliteSnapshotStore {
         options: SaveOptions,
     ) -> Result<StateSnapshot> {
         let runtime = self.db.shared.runtime.clone();
-        self.db.transaction(|db| {
-            let latest = latest_version(db, &input.task_id)?;
+        let chunk_bytes = self.db.shared.chunk_bytes;
+        self.db.transaction(|conn| {
+            let latest = latest_version(conn, &input.task_id)?;
             check_expected(&input.task_id, latest, options)?;
             let version = match input.version {
                 Some(v) => v,
                 None => next_version(&input.task_id, latest)?,
             };
+            let replaces = input.version.is_some();
             let snapshot = build_snapshot(input, version, &runtime);
-            db.exec(
-                "INSERT OR REPLACE INTO snapshots (task_id, id, version, data, checkpoint, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            let chunked = chunk_bytes.filter(|limit| data.len() > *limit);
+            if chunk_bytes.is_some() && replaces {
+                // A replaced version's chunks go with it.
+                conn.execute(
+                    schema::DELETE_CHUNKS_VERSION,
+                    &[text(&snapshot.task_id), int(version)],
+                )?;
+            }
+            conn.execute(
+                schema::INSERT_SNAPSHOT,
                 &[
                     text(&snapshot.task_id),
                     text(&snapshot.id),
                     int(snapshot.version),
-                    text(data),
+                    text(if chunked.is_some() { "" } else { data }),
                     int(u64::from(snapshot.checkpoint)),
                     text(&snapshot.created_at.to_string()),
                 ],
             )?;
+            if let Some(limit) = chunked {
+                for (seq, piece) in chunks(data, limit).into_iter().enumerate() {
+                    conn.execute(
+                        schema::INSERT_CHUNK,
+                        &[
+                            text(&snapshot.task_id),
+                            int(version),
+                            int(u64::try_from(seq).unwrap_or(u64::MAX)),
+                            text(piece),
+                        ],
+                    )?;
+                }
+            }
             Ok(snapshot)
         })
     }
@@ -571,8 +561,9 @@ impl SnapshotStore for SqliteSnapshotStore {
     }
 
     fn get(&self, task_id: &str, version: Option<u64>) -> Result<Option<StateSnapshot>> {
-        self.db.with(|db| {
-            get_row(db, task_id, version)?
+        self.db.with(|conn| {
+            self.db
+                .get_row(conn, task_id, version)?
                 .map(|r| snapshot_from_row(&r))
                 .transpose()
         })
@@ -581,56 +572,46 @@ impl SnapshotStore for SqliteSnapshotStore {
     /// The row's `data` is checked and rewritten in serde_json's form as one stream (no tree),
     /// then embedded: the same text as serialising [`get`](SnapshotStore::get)'s snapshot.
     fn get_json(&self, task_id: &str, version: Option<u64>) -> Result<Option<String>> {
-        self.db.with(|db| {
-            get_row(db, task_id, version)?
+        self.db.with(|conn| {
+            self.db
+                .get_row(conn, task_id, version)?
                 .map(|r| snapshot_json_from_row(&r))
                 .transpose()
         })
     }
 
     fn get_by_id(&self, task_id: &str, snapshot_id: &str) -> Result<Option<StateSnapshot>> {
-        self.db.with(|db| {
-            let rows = db.query(
-                &format!("SELECT {SNAPSHOT_COLUMNS} FROM snapshots WHERE task_id = ? AND id = ? ORDER BY version DESC LIMIT 1"),
-                &[text(task_id), text(snapshot_id)],
-            )?;
-            rows.first().map(|r| snapshot_from_row(r)).transpose()
+        self.db.with(|conn| {
+            self.db
+                .snapshot_row(conn, schema::GET_BY_ID, &[text(task_id), text(snapshot_id)])?
+                .map(|r| snapshot_from_row(&r))
+                .transpose()
         })
     }
 
     fn list_versions(&self, task_id: &str) -> Result<Vec<u64>> {
-        self.db.with(|db| {
-            db.query(
-                "SELECT version FROM snapshots WHERE task_id = ? ORDER BY version",
-                &[text(task_id)],
-            )?
-            .iter()
-            .map(|r| col_u64(r, 0, "snapshots", "version"))
-            .collect()
+        self.db.with(|conn| {
+            query(conn, schema::LIST_VERSIONS, &[text(task_id)])?
+                .iter()
+                .map(|r| col_u64(r, 0, "snapshots", "version"))
+                .collect()
         })
     }
 
     fn delete(&self, task_id: &str, version: Option<u64>) -> Result<bool> {
-        self.db.with(|db| {
-            let changed = match version {
-                Some(v) => db.exec(
-                    "DELETE FROM snapshots WHERE task_id = ? AND version = ?",
-                    &[text(task_id), int(v)],
-                )?,
-                None => db.exec("DELETE FROM snapshots WHERE task_id = ?", &[text(task_id)])?,
-            };
-            Ok(changed > 0)
-        })
+        if self.db.shared.chunk_bytes.is_some() {
+            // Chunks and rows go together.
+            self.db
+                .transaction(|conn| self.db.delete_rows(conn, task_id, version))
+        } else {
+            self.db
+                .with(|conn| self.db.delete_rows(conn, task_id, version))
+        }
     }
 
     fn list_tasks(&self) -> Result<Vec<TaskSummary>> {
-        self.db.with(|db| {
-            let rows = db.query(
-                "SELECT task_id, COUNT(*), MAX(version), SUM(checkpoint != 0), \
-                 (SELECT s2.created_at FROM snapshots s2 WHERE s2.task_id = s.task_id ORDER BY s2.version DESC LIMIT 1) \
-                 FROM snapshots s GROUP BY task_id ORDER BY task_id",
-                &[],
-            )?;
+        self.db.with(|conn| {
+            let rows = query(conn, schema::LIST_TASKS, &[])?;
             rows.iter()
                 .map(|r| {
                     let t = "snapshots";
@@ -652,11 +633,8 @@ impl SnapshotStore for SqliteSnapshotStore {
 
     fn prune(&self, task_id: &str, policy: PrunePolicy) -> Result<u64> {
         policy.validate()?;
-        self.db.transaction(|db| {
-            let rows = db.query(
-                "SELECT version, checkpoint, created_at FROM snapshots WHERE task_id = ? ORDER BY version",
-                &[text(task_id)],
-            )?;
+        self.db.transaction(|conn| {
+            let rows = query(conn, schema::PRUNE_CANDIDATES, &[text(task_id)])?;
             let listed = rows
                 .iter()
                 .map(|r| {
@@ -664,17 +642,17 @@ impl SnapshotStore for SqliteSnapshotStore {
                     Ok((
                         col_u64(r, 0, t, "version")?,
                         col_int(r, 1, t, "checkpoint")? != 0,
-                        Timestamp::parse_lenient(&col_text(r, 2, t, "created_at")?, "snapshots.created_at")
-                            .map_err(|e| corrupt(e.message().to_owned()))?,
+                        Timestamp::parse_lenient(
+                            &col_text(r, 2, t, "created_at")?,
+                            "snapshots.created_at",
+                        )
+                        .map_err(|e| corrupt(e.message().to_owned()))?,
                     ))
                 })
                 .collect::<Result<Vec<_>>>()?;
             let doomed = policy.select(&listed);
             for v in &doomed {
-                db.exec(
-                    "DELETE FROM snapshots WHERE task_id = ? AND version = ?",
-                    &[text(task_id), int(*v)],
-                )?;
+                self.db.delete_rows(conn, task_id, Some(*v))?;
             }
             Ok(u64::try_from(doomed.len()).unwrap_or(u64::MAX))
         })
@@ -702,15 +680,15 @@ fn event_filter(agent_id: Option<&str>, window: Window) -> (String, Vec<SqlValue
     let mut params = Vec::new();
     if let Some(agent) = agent_id {
         conditions.push("agent_id = ?");
-        params.push(text(agent));
+        params.push(SqlValue::Text(agent.to_owned()));
     }
     if let Some(start) = window.start {
         conditions.push("timestamp >= ?");
-        params.push(text(&start.to_string()));
+        params.push(SqlValue::Text(start.to_string()));
     }
     if let Some(end) = window.end {
         conditions.push("timestamp <= ?");
-        params.push(text(&end.to_string()));
+        params.push(SqlValue::Text(end.to_string()));
     }
     let clause = if conditions.is_empty() {
         String::new()
@@ -724,23 +702,18 @@ impl MeteringStore for SqliteMeteringStore {
     fn record(&self, input: UsageEventInput) -> Result<UsageEvent> {
         input.validate()?;
         let runtime = self.db.shared.runtime.clone();
-        self.db.transaction(|db| {
+        self.db.transaction(|conn| {
             if let Some(id) = &input.id {
-                let rows = db.query(
-                    &format!("SELECT {EVENT_COLUMNS} FROM usage_events WHERE id = ?"),
-                    &[text(id)],
-                )?;
+                let rows = query(conn, schema::GET_EVENT, &[text(id)])?;
                 if let Some(row) = rows.first() {
                     return event_from_row(row);
                 }
             }
             let event = new_event(input, &runtime, |id| {
-                Ok(!db
-                    .query("SELECT 1 FROM usage_events WHERE id = ?", &[text(id)])?
-                    .is_empty())
+                Ok(!query(conn, schema::EVENT_EXISTS, &[text(id)])?.is_empty())
             })?;
-            db.exec(
-                "INSERT INTO usage_events (id, task_id, agent_id, consumer_id, metrics, timestamp) VALUES (?, ?, ?, ?, ?, ?)",
+            conn.execute(
+                schema::INSERT_EVENT,
                 &[
                     text(&event.id),
                     text(&event.task_id),
@@ -768,18 +741,21 @@ impl MeteringStore for SqliteMeteringStore {
                 end: Some(end),
             },
         );
-        params.push(engine::int(
+        params.push(SqlValue::Integer(
             options
                 .limit
                 .map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX)),
         ));
-        params.push(int(options.offset));
-        self.db.with(|db| {
-            db.query(
+        params.push(SqlValue::Integer(
+            i64::try_from(options.offset).unwrap_or(i64::MAX),
+        ));
+        self.db.with(|conn| {
+            query(
+                conn,
                 &format!(
                     "SELECT {EVENT_COLUMNS} FROM usage_events{clause} ORDER BY timestamp, rowid LIMIT ? OFFSET ?"
                 ),
-                &params,
+                &refs(&params),
             )?
             .iter()
             .map(|r| event_from_row(r))
@@ -789,13 +765,12 @@ impl MeteringStore for SqliteMeteringStore {
 
     fn aggregate(&self, agent_id: &str, period: &str, window: Window) -> Result<UsageAggregate> {
         let (clause, params) = event_filter(Some(agent_id), window);
-        self.db.with(|db| {
+        self.db.with(|conn| {
             let mut totals = Totals::default();
-            each_row(
-                db,
+            conn.query_each(
                 &format!("SELECT metrics FROM usage_events{clause}"),
-                &params,
-                |row| {
+                &refs(&params),
+                &mut |row| {
                     totals.add(&metrics_from_text(row_text(row, 0, "metrics")?)?);
                     Ok(())
                 },
@@ -812,15 +787,14 @@ impl MeteringStore for SqliteMeteringStore {
                 end: Some(options.end),
             },
         );
-        self.db.with(|db| {
+        self.db.with(|conn| {
             let mut events = Vec::new();
-            each_row(
-                db,
+            conn.query_each(
                 &format!(
                     "SELECT timestamp, metrics FROM usage_events{clause} ORDER BY timestamp, rowid"
                 ),
-                &params,
-                |row| {
+                &refs(&params),
+                &mut |row| {
                     let at = Timestamp::parse_lenient(
                         row_text(row, 0, "timestamp")?,
                         "usage_events.timestamp",
@@ -840,28 +814,27 @@ impl MeteringStore for SqliteMeteringStore {
     }
 
     fn agents(&self) -> Result<Vec<String>> {
-        self.db.with(|db| {
-            db.query(
-                "SELECT DISTINCT agent_id FROM usage_events ORDER BY agent_id",
-                &[],
-            )?
-            .iter()
-            .map(|r| col_text(r, 0, "usage_events", "agent_id"))
-            .collect()
+        self.db.with(|conn| {
+            query(conn, schema::AGENTS, &[])?
+                .iter()
+                .map(|r| col_text(r, 0, "usage_events", "agent_id"))
+                .collect()
         })
     }
 
     fn export(&self, format: ExportFormat, filter: &ExportFilter) -> Result<String> {
         let (clause, params) = event_filter(filter.agent_id.as_deref(), filter.window);
-        self.db.with(|db| {
-            let events = db
-                .query(
-                    &format!("SELECT {EVENT_COLUMNS} FROM usage_events{clause} ORDER BY timestamp, rowid"),
-                    &params,
-                )?
-                .iter()
-                .map(|r| event_from_row(r))
-                .collect::<Result<Vec<_>>>()?;
+        self.db.with(|conn| {
+            let events = query(
+                conn,
+                &format!(
+                    "SELECT {EVENT_COLUMNS} FROM usage_events{clause} ORDER BY timestamp, rowid"
+                ),
+                &refs(&params),
+            )?
+            .iter()
+            .map(|r| event_from_row(r))
+            .collect::<Result<Vec<_>>>()?;
             export::render(&events, format)
         })
     }
@@ -872,8 +845,10 @@ mod tests {
     use super::*;
     use crate::json::json_nesting;
 
+    #[cfg(feature = "sqlite")]
     #[test]
     fn db_errors_map_to_state_error_codes() {
+        use crate::sqlite::DbError;
         let cases = [
             (
                 DbError::Corrupt("bad page".into()),
@@ -928,12 +903,12 @@ mod tests {
 
     fn snapshot_row(data: &str) -> Vec<SqlValue> {
         vec![
-            text("t"),
-            text("snap_1"),
-            engine::int(1),
-            text(data),
-            engine::int(0),
-            text("2026-04-01T00:00:00Z"),
+            SqlValue::Text("t".into()),
+            SqlValue::Text("snap_1".into()),
+            SqlValue::Integer(1),
+            SqlValue::Text(data.into()),
+            SqlValue::Integer(0),
+            SqlValue::Text("2026-04-01T00:00:00Z".into()),
         ]
     }
 
@@ -949,21 +924,21 @@ mod tests {
         assert!(corrupt_message(snapshot_from_row(&snapshot_row("[1,2]")))
             .contains("data is not a JSON object"));
         let mut row = snapshot_row("{}");
-        row[2] = engine::int(-4);
+        row[2] = SqlValue::Integer(-4);
         assert!(
             corrupt_message(snapshot_from_row(&row)).contains("snapshots.version is negative (-4)")
         );
         let mut row = snapshot_row("{}");
-        row[1] = SqlValue::from_blob(vec![1, 2]);
+        row[1] = SqlValue::Blob(vec![1, 2]);
         assert!(corrupt_message(snapshot_from_row(&row)).contains("snapshots.id is not text"));
         let mut row = snapshot_row("{}");
-        row[4] = text("yes");
+        row[4] = SqlValue::Text("yes".into());
         assert!(corrupt_message(snapshot_from_row(&row))
             .contains("snapshots.checkpoint is not an integer"));
         assert!(corrupt_message(snapshot_from_row(&snapshot_row("{}")[..3]))
             .contains("a row has too few columns"));
         let mut row = snapshot_row("{}");
-        row[5] = text("yesterday");
+        row[5] = SqlValue::Text("yesterday".into());
         assert_eq!(
             snapshot_from_row(&row).unwrap_err().code(),
             "CORRUPT_DATABASE"
@@ -994,12 +969,34 @@ mod tests {
     }
 
     #[test]
+    fn chunks_end_on_characters_and_rejoin() {
+        assert_eq!(chunks("", 4), Vec::<&str>::new());
+        assert_eq!(chunks("abcdefghij", 4), ["abcd", "efgh", "ij"]);
+        // "é" is two bytes, "€" three: no piece splits one.
+        let text = "aé€€é€a";
+        for limit in 4..12 {
+            let pieces = chunks(text, limit);
+            assert!(pieces.iter().all(|p| !p.is_empty() && p.len() <= limit));
+            assert_eq!(pieces.concat(), text);
+        }
+        assert_eq!(
+            chunks("€€", 1),
+            ["€", "€"],
+            "below one character: one character"
+        );
+    }
+
+    #[cfg(feature = "sqlite")]
+    #[test]
     fn image_and_file_backings_say_which_they_are() {
         let image = SqliteStateDb::open_in_memory(Runtime::default()).unwrap();
         assert!(image.is_image());
-        let files =
-            SqliteStateDb::open_store(Arc::new(MemoryStore::new()), "f.db", Runtime::default())
-                .unwrap();
+        let files = SqliteStateDb::open_store(
+            Arc::new(crate::sqlite::MemoryStore::new()),
+            "f.db",
+            Runtime::default(),
+        )
+        .unwrap();
         assert!(!files.is_image());
         assert!(format!("{image:?}").starts_with("SqliteStateDb"));
     }

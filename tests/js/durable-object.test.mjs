@@ -1,0 +1,223 @@
+// The Durable Objects backend ("asap-state/durable-object": DurableObjectStateDb on a Durable
+// Object's own SQLite storage) — the JS contract cases (tests/js/contract/cases.mjs):
+//  1. in Node, against the memory stores and SqliteStateDb (which shows the cases are right),
+//     and against DurableObjectStateDb over a storage of a Durable Object's shape backed by
+//     better-sqlite3 (the same C SQLite), which refuses BEGIN and values above 2 MB as the
+//     platform does;
+//  2. in real workerd (Miniflare from the installed wrangler, SQLite-backed objects persisted to
+//     a temporary directory): a test worker bundled the way `wrangler deploy` bundles it runs
+//     every case inside a Durable Object of its own, then the objects' tables are checked and
+//     workerd is restarted on the same directory to see nothing acknowledged was lost.
+import { test, describe, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Miniflare } from "miniflare";
+import { MemorySnapshotStore, MemoryMeteringStore, SqliteStateDb, StateError } from "asap-state";
+import * as durableObject from "asap-state/durable-object";
+import { cases, mixedText } from "./contract/cases.mjs";
+import { wranglerDryRun } from "./helpers.mjs";
+
+const REPO = resolve(fileURLToPath(new URL("../..", import.meta.url)));
+const FIXTURE = join(REPO, "tests/js/fixtures/durable-object/index.js");
+const COMPAT_DATE = "2025-01-01";
+const Database = createRequire(join(REPO, "bench/package.json"))("better-sqlite3");
+
+/** A Durable Object's storage API over better-sqlite3, with the platform's refusals. */
+function sqliteStorage(db = new Database(":memory:")) {
+  const LIMIT = 2_000_000;
+  return {
+    db,
+    sql: {
+      exec(sql, ...bindings) {
+        if (/^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE)\b/i.test(sql)) {
+          throw new Error(`To execute a transaction, please use the state.storage.transaction() API instead of the SQL ${sql.trim().split(/\s/)[0]} statement.`);
+        }
+        if (bindings.length > 100) throw new Error("too many SQL variables");
+        for (const b of bindings) {
+          if (typeof b === "string" && Buffer.byteLength(b) > LIMIT) throw new Error("string or blob too big: SQLITE_TOOBIG");
+        }
+        const stmt = db.prepare(sql);
+        if (stmt.reader) {
+          const rows = stmt.raw(true).all(...bindings);
+          return { raw: () => rows[Symbol.iterator](), rowsWritten: 0 };
+        }
+        const info = stmt.run(...bindings);
+        return { raw: () => [][Symbol.iterator](), rowsWritten: info.changes };
+      },
+    },
+    transactionSync(fn) {
+      return db.transaction(fn)();
+    },
+  };
+}
+
+describe("the contract cases in Node", () => {
+  const backends = {
+    memory: () => ({ snapshots: new MemorySnapshotStore(), metering: new MemoryMeteringStore(), StateError }),
+    "SqliteStateDb image": async () => {
+      const db = await SqliteStateDb.open();
+      return { snapshots: db.snapshots, metering: db.metering, StateError };
+    },
+    "DurableObjectStateDb over better-sqlite3": () => {
+      const db = durableObject.DurableObjectStateDb.open(sqliteStorage());
+      return { snapshots: db.snapshots, metering: db.metering, StateError: durableObject.StateError };
+    },
+  };
+  for (const [backend, make] of Object.entries(backends)) {
+    for (const c of cases) {
+      test(`${backend}: ${c.name}`, async () => c.run(await make(), assert));
+    }
+  }
+});
+
+describe("DurableObjectStateDb in Node", () => {
+  test("the reference's tables, with the reference's DDL, in the object's storage; chunks only where needed", () => {
+    const storage = sqliteStorage();
+    const db = durableObject.DurableObjectStateDb.open(storage);
+    const sql = storage.db.prepare("SELECT type, name, sql FROM sqlite_schema WHERE sql IS NOT NULL ORDER BY rowid").all();
+    assert.deepEqual(sql.map((r) => r.name), ["snapshots", "usage_events", "idx_usage_agent_timestamp", "idx_usage_consumer_timestamp", "asap_snapshot_chunks"]);
+    assert.equal(sql[0].sql, "CREATE TABLE snapshots (\n    task_id TEXT NOT NULL,\n    id TEXT NOT NULL,\n    version INTEGER NOT NULL,\n    data TEXT NOT NULL,\n    checkpoint INTEGER NOT NULL,\n    created_at TEXT NOT NULL,\n    PRIMARY KEY (task_id, version)\n)");
+    const text = mixedText(3_000_000);
+    db.snapshots.save({ task_id: "t", data: { text } });
+    db.snapshots.save({ task_id: "t", data: { small: 1 } });
+    const rows = storage.db.prepare("SELECT version, length(data) AS n FROM snapshots ORDER BY version").all();
+    assert.deepEqual(rows, [{ version: 1, n: 0 }, { version: 2, n: 11 }]);
+    const chunks = storage.db.prepare("SELECT seq, length(CAST(chunk AS BLOB)) AS bytes FROM asap_snapshot_chunks WHERE version = 1 ORDER BY seq").all();
+    assert.equal(chunks.length, 3, "about 3 MB of data in chunks of at most 1 MiB");
+    assert.ok(chunks.every((c) => c.bytes <= 1 << 20), JSON.stringify(chunks));
+    assert.equal(db.snapshots.get("t", 1).data.text, text);
+  });
+
+  test("a storage without sql.exec / transactionSync is refused with INVALID_ARGUMENT", () => {
+    for (const bad of [undefined, null, {}, { sql: {} }, { sql: { exec() {} } }]) {
+      assert.throws(() => durableObject.DurableObjectStateDb.open(bad), (e) => e instanceof durableObject.StateError && e.code === "INVALID_ARGUMENT" && /new_sqlite_classes/.test(e.message));
+    }
+  });
+
+  test("a write the storage refuses rolls back whole; close() makes calls throw CLOSED and keeps the data", () => {
+    const storage = sqliteStorage();
+    const db = durableObject.DurableObjectStateDb.open(storage);
+    db.snapshots.save({ task_id: "t", data: { n: 1 } });
+    const exec = storage.sql.exec;
+    let calls = 0;
+    storage.sql.exec = (sql, ...b) => {
+      if (sql.startsWith("INSERT INTO asap_snapshot_chunks") && ++calls === 2) throw new Error("disk full");
+      return exec(sql, ...b);
+    };
+    assert.throws(() => db.snapshots.save({ task_id: "t", data: { text: mixedText(2_500_000) } }), (e) => e.code === "STORAGE_IO" && /disk full/.test(e.message));
+    storage.sql.exec = exec;
+    assert.deepEqual(db.snapshots.listVersions("t"), [1]);
+    assert.equal(storage.db.prepare("SELECT COUNT(*) AS n FROM asap_snapshot_chunks").get().n, 0, "the chunk written before the failure is gone too");
+    db.close();
+    assert.throws(() => db.snapshots.get("t"), (e) => e.code === "CLOSED");
+    db.close();
+    const again = durableObject.DurableObjectStateDb.open(storage);
+    assert.deepEqual(again.snapshots.get("t").data, { n: 1 });
+  });
+});
+
+// ---- in workerd ------------------------------------------------------------------------------
+
+let tmp;
+let outDir;
+let persist;
+let mf;
+
+function start() {
+  return new Miniflare({
+    modules: true,
+    scriptPath: join(outDir, "index.js"),
+    modulesRoot: outDir,
+    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
+    compatibilityDate: COMPAT_DATE,
+    compatibilityFlags: ["nodejs_compat"],
+    durableObjects: { CONTRACT: { className: "ContractObject", useSQLite: true } },
+    durableObjectsPersist: persist,
+    host: "127.0.0.1",
+    port: 0,
+  });
+}
+
+async function call(path, body) {
+  const init = body === undefined ? {} : { method: "POST", body: JSON.stringify(body), headers: { "content-type": "application/json" } };
+  const res = await mf.dispatchFetch(`http://localhost${path}`, init);
+  const text = await res.text();
+  assert.equal(res.status, 200, text);
+  return JSON.parse(text);
+}
+
+describe("DurableObjectStateDb in workerd", () => {
+  before(async () => {
+    tmp = mkdtempSync(join(tmpdir(), "asap-state-do-"));
+    outDir = join(tmp, "out");
+    persist = join(tmp, "do");
+    const config = join(tmp, "wrangler.json");
+    writeFileSync(config, JSON.stringify({
+      name: "asap-state-do-test",
+      main: FIXTURE,
+      compatibility_date: COMPAT_DATE,
+      compatibility_flags: ["nodejs_compat"],
+      durable_objects: { bindings: [{ name: "CONTRACT", class_name: "ContractObject" }] },
+      migrations: [{ tag: "v1", new_sqlite_classes: ["ContractObject"] }],
+    }));
+    wranglerDryRun(tmp, config, outDir);
+    mf = start();
+    await mf.ready;
+  });
+
+  after(async () => {
+    try {
+      await mf?.dispose();
+    } finally {
+      if (tmp) rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  test("every contract case passes inside a Durable Object of its own", async () => {
+    const names = await call("/cases");
+    assert.deepEqual(names, cases.map((c) => c.name), "the worker bundles the same cases");
+    const failed = [];
+    for (const name of names) {
+      const r = await call(`/run?case=${encodeURIComponent(name)}`);
+      if (!r.ok) failed.push(`${name}: ${r.error}`);
+    }
+    assert.deepEqual(failed, []);
+  });
+
+  test("the objects hold the reference's tables; a 31 MiB snapshot round-trips byte for byte in chunks", async () => {
+    const tables = await call("/sql?object=big", { query: "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\' ORDER BY name" });
+    assert.deepEqual(tables.map((r) => r[0]), ["asap_snapshot_chunks", "snapshots", "usage_events"]);
+    const sizes = [1_500_000, 5_000_000, 31 * 1024 * 1024];
+    for (const size of sizes) {
+      const r = await call("/big?object=big", { size });
+      const json = JSON.stringify({ text: mixedText(size) });
+      assert.equal(r.bytes, Buffer.byteLength(json), `${size}: saved and read back ${r.bytes} bytes`);
+      assert.equal(r.sha256, createHash("sha256").update(json).digest("hex"), `${size}: the data read back is the data saved`);
+    }
+    const chunks = await call("/sql?object=big", { query: "SELECT version, COUNT(*), MAX(length(CAST(chunk AS BLOB))) FROM asap_snapshot_chunks GROUP BY version ORDER BY version" });
+    assert.equal(chunks.length, 3);
+    assert.ok(chunks.every(([, , max]) => max <= 1 << 20), JSON.stringify(chunks));
+    assert.ok(chunks[2][1] >= 31, `31 MiB in ${chunks[2][1]} chunks`);
+  });
+
+  test("nothing acknowledged is lost across workerd restarts", async () => {
+    const acknowledged = [];
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < 5; i++) {
+        const r = await call("/save?object=restart", { task_id: "t", data: { round, i } });
+        acknowledged.push(r.version);
+      }
+      await mf.dispose();
+      mf = start();
+      await mf.ready;
+      const versions = await call("/versions?object=restart", { task_id: "t" });
+      assert.deepEqual(versions, acknowledged);
+    }
+    assert.deepEqual(acknowledged, Array.from({ length: 15 }, (_, i) => i + 1));
+  });
+});
