@@ -14,36 +14,13 @@ import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { Miniflare } from "miniflare";
 import { SqliteStateDb } from "asap-state";
-import { wranglerDryRun } from "./helpers.mjs";
+import { parseJsonc, wranglerDryRun } from "./helpers.mjs";
 
 const REPO = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 const EXAMPLE = join(REPO, "examples/edge-worker");
 const TOKEN = "test-token-0123456789abcdef";
 const COORDINATOR = "urn:asap:agent:coordinator";
 const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
-
-/** JSON with // and /* *\/ comments (wrangler.jsonc) → a value; strings are left alone. */
-function parseJsonc(text) {
-  let out = "";
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (c === '"') {
-      let j = i + 1;
-      while (j < text.length && text[j] !== '"') j += text[j] === "\\" ? 2 : 1;
-      out += text.slice(i, j + 1);
-      i = j;
-    } else if (c === "/" && text[i + 1] === "/") {
-      while (i < text.length && text[i] !== "\n") i++;
-      out += "\n";
-    } else if (c === "/" && text[i + 1] === "*") {
-      i = text.indexOf("*/", i + 2) + 1;
-      assert.ok(i > 0, "unterminated comment in wrangler.jsonc");
-    } else {
-      out += c;
-    }
-  }
-  return JSON.parse(out);
-}
 
 const config = parseJsonc(readFileSync(join(EXAMPLE, "wrangler.jsonc"), "utf8"));
 let tmp;

@@ -106,3 +106,26 @@ export function wranglerDryRun(tmp, config, outDir) {
   assert.equal(r.status, 0, `wrangler deploy --dry-run failed:\n${r.stdout}\n${r.stderr}`);
   return r;
 }
+
+/** JSON with // and /* *\/ comments (wrangler.jsonc) → a value; strings are left alone. */
+export function parseJsonc(text) {
+  let out = "";
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      let j = i + 1;
+      while (j < text.length && text[j] !== '"') j += text[j] === "\\" ? 2 : 1;
+      out += text.slice(i, j + 1);
+      i = j;
+    } else if (c === "/" && text[i + 1] === "/") {
+      while (i < text.length && text[i] !== "\n") i++;
+      out += "\n";
+    } else if (c === "/" && text[i + 1] === "*") {
+      i = text.indexOf("*/", i + 2) + 1;
+      assert.ok(i > 0, "unterminated comment in wrangler.jsonc");
+    } else {
+      out += c;
+    }
+  }
+  return JSON.parse(out);
+}

@@ -11,7 +11,7 @@ import ts from "typescript";
 
 const REPO = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 const TSC = join(REPO, "node_modules/.bin/tsc");
-const DTS = ["pkg/index.d.ts", "pkg/web.d.ts"];
+const DTS = ["pkg/index.d.ts", "pkg/web.d.ts", "pkg/durable-object/index.d.ts"];
 
 function tsc(project) {
   return new Promise((ok, fail) => {
@@ -38,7 +38,7 @@ test("the consumer is strict, resolves the package by name and proves wrong shap
   assert.equal(config.compilerOptions.noEmit, true);
   assert.equal(config.compilerOptions.skipLibCheck, false, "the package's .d.ts files are checked too");
   const consumer = readFileSync(join(REPO, "tests/types/consumer.ts"), "utf8");
-  for (const spec of ['from "asap-state"', 'from "asap-state/memory"', 'from "asap-state/web"']) assert.ok(consumer.includes(spec), spec);
+  for (const spec of ['from "asap-state"', 'from "asap-state/memory"', 'from "asap-state/durable-object"', 'from "asap-state/web"']) assert.ok(consumer.includes(spec), spec);
   const expectErrors = consumer.match(/\/\/ @ts-expect-error/g) ?? [];
   assert.ok(expectErrors.length >= 20, `only ${expectErrors.length} @ts-expect-error lines`);
   // node_modules/asap-state is the built package.
@@ -98,7 +98,7 @@ function declaredExports(file, seen = new Set()) {
 
 test("every runtime export of every entry has a declaration", async () => {
   const pkgJson = JSON.parse(readFileSync(join(REPO, "pkg/package.json"), "utf8"));
-  const entries = { "asap-state": "." , "asap-state/memory": "./memory", "asap-state/web": "./web" };
+  const entries = { "asap-state": ".", "asap-state/memory": "./memory", "asap-state/durable-object": "./durable-object", "asap-state/web": "./web" };
   for (const [specifier, key] of Object.entries(entries)) {
     const types = pkgJson.exports[key].types;
     assert.ok(types, `${key} has a types condition`);
@@ -117,4 +117,6 @@ test("every runtime export of every entry has a declaration", async () => {
   for (const name of ["default", "initSync", "InitInput", "MemorySnapshotStore", "StateError", "diffSnapshots", "diffJson", "handleStateEnvelope", "handleAsapRequest", "copyState"]) assert.ok(web.has(name), `web.d.ts declares ${name}`);
   const mem = declaredExports("pkg/memory/index.d.ts");
   for (const name of ["JsonChange", "JsonPathSegment", "SnapshotDiff", "diffSnapshots", "diffJson", "Envelope", "JsonRpcResponse", "handleStateEnvelope", "handleAsapRequest", "copyState"]) assert.ok(mem.has(name), `memory/index.d.ts declares ${name}`);
+  const durable = declaredExports("pkg/durable-object/index.d.ts");
+  for (const name of ["DurableObjectStateDb", "DurableObjectSqlStorage", "SqliteSnapshotStore", "SqliteMeteringStore", "StateError", "handleAsapRequest", "copyState"]) assert.ok(durable.has(name), `durable-object/index.d.ts declares ${name}`);
 });

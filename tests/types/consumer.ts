@@ -50,6 +50,12 @@ import {
   type UsageMetrics,
 } from "asap-state";
 import * as memory from "asap-state/memory";
+import {
+  DurableObjectStateDb,
+  StateError as DoStateError,
+  type DurableObjectSqlStorage,
+  type SqliteSnapshotStore as DoSnapshotStore,
+} from "asap-state/durable-object";
 import init, {
   diffJson as webDiffJson,
   handleStateEnvelope as webHandleStateEnvelope,
@@ -427,7 +433,27 @@ function rejected(s: MemorySnapshotStore, m: MemoryMeteringStore): void {
   void tokens;
 }
 
+// ---- asap-state/durable-object -------------------------------------------------------------------
+/** A Durable Object's ctx.storage, as far as DurableObjectStateDb needs it. */
+declare const storage: DurableObjectSqlStorage;
+const objectDb: DurableObjectStateDb = DurableObjectStateDb.open(storage);
+const objectSnapshots: DoSnapshotStore = objectDb.snapshots;
+const objectSaved: StateSnapshot = objectSnapshots.save({ task_id: "t", data: {} }, { expectedVersion: null });
+const objectUsage: UsageEvent = objectDb.metering.record({ task_id: "t", agent_id: "a", consumer_id: "c" });
+const objectStores: CopyStores = objectDb;
+objectDb.close();
+void (DoStateError === StateError);
+{
+  // @ts-expect-error open is synchronous: it returns the database, not a promise
+  void DurableObjectStateDb.open(storage).then;
+  // @ts-expect-error a storage needs sql.exec and transactionSync
+  DurableObjectStateDb.open({ sql: {} });
+  // @ts-expect-error there is no file image of an object's storage
+  objectDb.exportBytes();
+}
+
 export const used = {
+  objectSaved, objectUsage, objectStores,
   version, byId, versions, deletedOne, deletedAll, tasks, pruned, step, metrics, events, aggregate,
   buckets, agents, csv, web, rejected, described, counts, responseId, resultEnvelope, responseError,
   copies, rejectedMessages,

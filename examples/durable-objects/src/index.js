@@ -1,0 +1,258 @@
+// An ASAP state agent on Cloudflare Durable Objects: the same endpoints and answers as
+// examples/edge-worker/, with one consistent authority per task across every isolate and
+// location instead of one database per isolate.
+//
+//   POST /asap                      JSON-RPC 2.0 `asap.send` with state_save / state_query / state_restore
+//   GET  /.well-known/asap/health   the reference's health document
+//   GET  /tasks                     every task saved so far, from the index (Authorization: Bearer <STATE_TOKEN>)
+//
+// The worker itself holds no state. It reads the task id from the request and forwards the
+// request to that task's object, `TASKS.idFromName(task_id)`: Cloudflare runs exactly one instance
+// of that object in the world, single-threaded, so `expected_version` holds however many isolates
+// and locations the requests arrive through. The object keeps the task's snapshots — and the usage
+// of the requests about that task — in the Python reference's two tables of its own SQLite storage
+// (asap-state's DurableObjectStateDb), each write one transaction. A task's first save also enters
+// it in the index object (TASKS has no listing of its own). See README.md.
+//
+// "asap-state/durable-object" is the package's entry without the embedded SQL engine: the SQL
+// runs on the object's own SQLite, so the bundled worker stays small.
+import { DurableObject } from "cloudflare:workers";
+import {
+  DurableObjectStateDb,
+  MemorySnapshotStore,
+  StateError,
+  handleAsapRequest,
+} from "asap-state/durable-object";
+import { version as PACKAGE_VERSION } from "asap-state/package.json";
+
+const DEFAULT_AGENT_ID = "urn:asap:agent:durable-state";
+const ASAP_VERSION = "0.1";
+/** The largest request body: a snapshot's data may be 32 MiB, plus its envelope. */
+const MAX_BODY_BYTES = 34 * 1024 * 1024;
+/** How long a task object waits before it retries entering its task in the index. */
+const INDEX_RETRY_MS = 5_000;
+
+// Module scope lives as long as the isolate; its start is taken at its first request (the
+// Workers clock means nothing while the global scope runs).
+let startedAt;
+
+const JSON_HEADERS = { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" };
+
+function json(value, status = 200, headers = {}) {
+  return new Response(JSON.stringify(value), { status, headers: { ...JSON_HEADERS, ...headers } });
+}
+
+/** A JSON-RPC error the worker answers itself (before any object is asked). */
+function rpcError(status, code, message) {
+  return json({ jsonrpc: "2.0", id: null, error: { code, message } }, status);
+}
+
+function logged(err) {
+  return err instanceof StateError ? `${err.code}: ${err.message}` : err;
+}
+
+/**
+ * The task a JSON-RPC `asap.send` request is about: `payload.snapshot.task_id` of a state_save,
+ * `payload.task_id` of a state_query or state_restore. `undefined` when the request has none
+ * (malformed, another payload type): the package then answers it with the right error.
+ */
+function requestTaskId(request) {
+  const envelope = request?.params?.envelope;
+  const payload = envelope?.payload;
+  const taskId = envelope?.payload_type === "state_save" ? payload?.snapshot?.task_id : payload?.task_id;
+  return typeof taskId === "string" && taskId.length > 0 ? taskId : undefined;
+}
+
+/** The task a reply envelope is about (every state reply names it). */
+function replyTaskId(payload) {
+  if (typeof payload?.task_id === "string") return payload.task_id;
+  if (typeof payload?.snapshot?.task_id === "string") return payload.snapshot.task_id;
+  return "";
+}
+
+/** One task: its snapshots and the usage of the requests about it, in the object's SQLite. */
+export class TaskState extends DurableObject {
+  constructor(ctx, env) {
+    super(ctx, env);
+    this.db = DurableObjectStateDb.open(ctx.storage);
+    // Whether this task is in the index yet (a table of the object's own, beside the reference's).
+    ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS asap_object (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
+  }
+
+  /** Answers one forwarded `POST /asap` (the body already read and size-checked by the worker). */
+  async fetch(request) {
+    const started = Date.now();
+    const body = await request.text();
+    const response = handleAsapRequest({ snapshots: this.db.snapshots }, body);
+    const reply = response?.result?.envelope;
+    if (reply) {
+      const taskId = replyTaskId(reply.payload);
+      // Usage of every answered request, as the reference's metering hook records it: the agent is
+      // this worker, the consumer the request's sender (the reply's recipient).
+      try {
+        this.db.metering.record({
+          task_id: taskId,
+          agent_id: this.env.ASAP_AGENT_ID || DEFAULT_AGENT_ID,
+          consumer_id: reply.recipient,
+          metrics: { api_calls: 1, duration_ms: Math.max(0, Date.now() - started) },
+        });
+      } catch (err) {
+        console.error("asap durable objects: usage not recorded:", logged(err));
+      }
+      if (reply.payload_type === "state_save.ack" && reply.payload?.ok === true) await this.enterInIndex(taskId);
+    }
+    return json(response);
+  }
+
+  /** Enters the task in the index once; if the index is unreachable, an alarm retries later. */
+  async enterInIndex(taskId) {
+    const known = this.ctx.storage.sql.exec("SELECT value FROM asap_object WHERE key = 'indexed'").toArray();
+    if (known.length > 0) return;
+    this.ctx.storage.sql.exec("INSERT OR REPLACE INTO asap_object (key, value) VALUES ('task_id', ?)", taskId);
+    try {
+      await indexStub(this.env).add(taskId);
+      this.ctx.storage.sql.exec("INSERT OR REPLACE INTO asap_object (key, value) VALUES ('indexed', '1')");
+    } catch (err) {
+      // The save is durable and acknowledged either way; the index catches up.
+      console.error("asap durable objects: index not updated, retrying:", logged(err));
+      await this.ctx.storage.setAlarm(Date.now() + INDEX_RETRY_MS);
+    }
+  }
+
+  async alarm() {
+    const row = this.ctx.storage.sql.exec("SELECT value FROM asap_object WHERE key = 'task_id'").toArray()[0];
+    if (row) await this.enterInIndex(row.value);
+  }
+}
+
+/** Every task that has been saved: one row per task, written once, at its first save. */
+export class TaskIndex extends DurableObject {
+  constructor(ctx, env) {
+    super(ctx, env);
+    ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS tasks (task_id TEXT PRIMARY KEY, first_saved_at TEXT NOT NULL)");
+  }
+
+  add(taskId) {
+    this.ctx.storage.sql.exec("INSERT OR IGNORE INTO tasks (task_id, first_saved_at) VALUES (?, ?)", taskId, new Date().toISOString());
+  }
+
+  /** Up to `limit` task ids after `after` (exclusive), in order: one page of the listing. */
+  list(after, limit) {
+    return this.ctx.storage.sql
+      .exec("SELECT task_id FROM tasks WHERE task_id > ? ORDER BY task_id LIMIT ?", after, limit)
+      .toArray()
+      .map((r) => r.task_id);
+  }
+}
+
+function indexStub(env) {
+  return env.INDEX.get(env.INDEX.idFromName("index"));
+}
+
+async function handleAsap(request, env) {
+  if (request.method !== "POST") {
+    return json({ error: `method ${request.method} not allowed: POST a JSON-RPC 2.0 request` }, 405, { allow: "POST" });
+  }
+  const declared = Number(request.headers.get("content-length") ?? 0);
+  if (declared > MAX_BODY_BYTES) {
+    return rpcError(413, -32600, `request body of ${declared} bytes: at most ${MAX_BODY_BYTES}`);
+  }
+  const body = await request.text();
+  if (body.length > MAX_BODY_BYTES) {
+    return rpcError(413, -32600, `request body of more than ${MAX_BODY_BYTES} bytes`);
+  }
+  let parsed;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    parsed = undefined;
+  }
+  const taskId = requestTaskId(parsed);
+  if (taskId === undefined) {
+    // No task to route to: malformed JSON-RPC, an envelope without a task id, another payload
+    // type. The package's answer is the same whatever the store; an empty one reads nothing.
+    return json(handleAsapRequest({ snapshots: new MemorySnapshotStore() }, body));
+  }
+  const stub = env.TASKS.get(env.TASKS.idFromName(taskId));
+  return stub.fetch("https://task/asap", { method: "POST", body, headers: { "content-type": "application/json" } });
+}
+
+function health(env) {
+  return json({
+    status: "healthy",
+    agent_id: env.ASAP_AGENT_ID || DEFAULT_AGENT_ID,
+    version: PACKAGE_VERSION,
+    asap_version: ASAP_VERSION,
+    uptime_seconds: Math.round((Date.now() - startedAt) / 10) / 100,
+    load: null,
+  });
+}
+
+const encoder = new TextEncoder();
+
+/** Compares two strings in time that depends on neither's content (SHA-256 digests, then XOR). */
+async function sameSecret(given, expected) {
+  const [a, b] = await Promise.all(
+    [given, expected].map(async (s) => new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(s)))),
+  );
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a[i] ^ b[i];
+  return diff === 0;
+}
+
+/** `null` when the request carries the STATE_TOKEN bearer token, else the refusal to send. */
+async function refuse(request, env) {
+  const expected = env.STATE_TOKEN;
+  if (typeof expected !== "string" || expected.length === 0) {
+    return json({ error: "disabled: the secret STATE_TOKEN is not configured (wrangler secret put STATE_TOKEN)" }, 503);
+  }
+  const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(request.headers.get("authorization") ?? "");
+  if (!match) {
+    return json({ error: "authorization required: send Authorization: Bearer <STATE_TOKEN>" }, 401, {
+      "www-authenticate": 'Bearer realm="asap-state"',
+    });
+  }
+  if (!(await sameSecret(match[1], expected))) {
+    return json({ error: "invalid bearer token" }, 401, { "www-authenticate": 'Bearer realm="asap-state", error="invalid_token"' });
+  }
+  return null;
+}
+
+/** GET /tasks?after=<task id>&limit=<n ≤ 1000>: one page of the index, in task id order. */
+async function listTasks(request, env) {
+  if (request.method !== "GET") return json({ error: `method ${request.method} not allowed: GET /tasks` }, 405, { allow: "GET" });
+  const refused = await refuse(request, env);
+  if (refused) return refused;
+  const url = new URL(request.url);
+  const after = url.searchParams.get("after") ?? "";
+  const limit = Number(url.searchParams.get("limit") ?? 1000);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+    return json({ error: "limit must be an integer from 1 to 1000" }, 400);
+  }
+  const tasks = await indexStub(env).list(after, limit);
+  const next = tasks.length === limit ? tasks[tasks.length - 1] : null;
+  return json({ tasks, next });
+}
+
+export default {
+  async fetch(request, env) {
+    startedAt ??= Date.now();
+    try {
+      const { pathname } = new URL(request.url);
+      switch (pathname) {
+        case "/asap":
+          return await handleAsap(request, env);
+        case "/.well-known/asap/health":
+          if (request.method !== "GET") return json({ error: `method ${request.method} not allowed` }, 405, { allow: "GET" });
+          return health(env);
+        case "/tasks":
+          return await listTasks(request, env);
+        default:
+          return json({ error: `not found: ${pathname}`, endpoints: ["POST /asap", "GET /.well-known/asap/health", "GET /tasks"] }, 404);
+      }
+    } catch (err) {
+      console.error("asap durable objects: request failed:", logged(err));
+      return json({ error: err instanceof Error ? err.message : String(err), ...(err instanceof StateError ? { code: err.code } : {}) }, 500);
+    }
+  },
+};

@@ -1,0 +1,250 @@
+// examples/durable-objects/ in real workerd: bundled from its own wrangler.jsonc the way
+// `wrangler deploy` bundles it (offline), run by Miniflare from the installed wrangler with its
+// two SQLite-backed Durable Object classes persisted to a temporary directory — so disposing
+// Miniflare and starting it again on the same directory restarts every object from its storage.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { gzipSync } from "node:zlib";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Miniflare } from "miniflare";
+import { parseJsonc, wranglerDryRun } from "./helpers.mjs";
+
+const REPO = resolve(fileURLToPath(new URL("../..", import.meta.url)));
+const EXAMPLE = join(REPO, "examples/durable-objects");
+const TOKEN = "test-token-0123456789abcdef";
+const COORDINATOR = "urn:asap:agent:coordinator";
+const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
+/** The whole bundled worker, gzip: the goal of issue 13. */
+const BUNDLE_GZIP_BUDGET = 250 * 1024;
+
+const config = parseJsonc(readFileSync(join(EXAMPLE, "wrangler.jsonc"), "utf8"));
+let tmp;
+let outDir;
+let persist;
+let mf;
+
+function start() {
+  return new Miniflare({
+    modules: true,
+    scriptPath: join(outDir, "index.js"),
+    modulesRoot: outDir,
+    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
+    compatibilityDate: config.compatibility_date,
+    durableObjects: Object.fromEntries(config.durable_objects.bindings.map((b) => [b.name, { className: b.class_name, useSQLite: true }])),
+    durableObjectsPersist: persist,
+    bindings: { ...config.vars, STATE_TOKEN: TOKEN },
+    host: "127.0.0.1",
+    port: 0,
+  });
+}
+
+async function restart() {
+  await mf.dispose();
+  mf = start();
+  await mf.ready;
+}
+
+async function post(body, headers = {}) {
+  const res = await mf.dispatchFetch("http://localhost/asap", { method: "POST", body, headers: { "content-type": "application/json", ...headers } });
+  return { status: res.status, body: await res.json() };
+}
+
+let seq = 0;
+/** One ASAP envelope as a JSON-RPC `asap.send` request: the HTTP answer and the request. */
+async function send(payload_type, payload) {
+  seq += 1;
+  const request = {
+    jsonrpc: "2.0",
+    method: "asap.send",
+    id: `rpc-${seq}`,
+    params: {
+      envelope: {
+        id: `env-${seq}`,
+        asap_version: "0.1",
+        sender: COORDINATOR,
+        recipient: config.vars.ASAP_AGENT_ID,
+        payload_type,
+        payload,
+        trace_id: "trace-do-1",
+      },
+    },
+  };
+  return { ...(await post(JSON.stringify(request))), request };
+}
+
+/** The reply payload of an answered request, with the envelope conventions checked. */
+function reply(res, payloadType) {
+  assert.equal(res.status, 200);
+  assert.equal(res.body.error, undefined, JSON.stringify(res.body.error));
+  const env = res.body.result.envelope;
+  assert.equal(env.payload_type, payloadType);
+  assert.match(env.id, ULID);
+  assert.equal(env.sender, config.vars.ASAP_AGENT_ID);
+  assert.equal(env.recipient, COORDINATOR);
+  assert.equal(env.correlation_id, res.request.params.envelope.id);
+  return env.payload;
+}
+
+const save = (snapshot, expected_version) => send("state_save", expected_version === undefined ? { snapshot } : { snapshot, expected_version });
+const query = (task_id, version) => send("state_query", version === undefined ? { task_id } : { task_id, version });
+
+async function listAll() {
+  const tasks = [];
+  let after = "";
+  for (;;) {
+    const res = await mf.dispatchFetch(`http://localhost/tasks?after=${encodeURIComponent(after)}&limit=1000`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    assert.equal(res.status, 200);
+    const page = await res.json();
+    tasks.push(...page.tasks);
+    if (page.next === null) return tasks;
+    after = page.next;
+  }
+}
+
+before(async () => {
+  tmp = mkdtempSync(join(tmpdir(), "asap-state-do-example-"));
+  outDir = join(tmp, "out");
+  persist = join(tmp, "objects");
+  const wranglerJson = join(tmp, "wrangler.json");
+  const { $schema, ...rest } = config;
+  writeFileSync(wranglerJson, JSON.stringify({ ...rest, main: join(EXAMPLE, config.main) }));
+  const r = wranglerDryRun(tmp, wranglerJson, outDir);
+  assert.match(r.stdout, /env\.TASKS\s+\(TaskState\)\s+Durable Object/);
+  mf = start();
+  await mf.ready;
+});
+
+after(async () => {
+  try {
+    await mf?.dispose();
+  } finally {
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test("the bundled worker: the durable-object entry (no embedded SQL engine), within 250 KB gzip", () => {
+  const files = readdirSync(outDir).filter((f) => !f.endsWith(".map") && !f.endsWith(".txt"));
+  assert.equal(files.filter((f) => f.endsWith(".wasm")).length, 1, `one .wasm module in ${files}`);
+  const sources = JSON.parse(readFileSync(join(outDir, "index.js.map"), "utf8")).sources.map((s) => resolve(outDir, s));
+  assert.ok(sources.some((s) => s.endsWith("/durable-object/workerd.js")), "the durable-object entry is bundled");
+  assert.ok(!sources.some((s) => /\/asap-state\/(workerd|node|browser)\.js$|\/pkg\/(workerd|node|browser)\.js$/.test(s)), "not the full entry");
+  let gzip = 0;
+  for (const f of files) gzip += gzipSync(readFileSync(join(outDir, f)), { level: 9 }).length;
+  const wasm = files.find((f) => f.endsWith(".wasm"));
+  console.log(`# bundled worker: ${files.length} files, ${gzip} B gzip (wasm ${statSync(join(outDir, wasm)).size} B raw)`);
+  assert.ok(gzip <= BUNDLE_GZIP_BUDGET, `the bundled worker is ${gzip} B gzip, over ${BUNDLE_GZIP_BUDGET}`);
+});
+
+test("health, and state_save → state_query → state_restore through the task's object", async () => {
+  const res = await mf.dispatchFetch("http://localhost/.well-known/asap/health");
+  assert.equal(res.status, 200);
+  const health = await res.json();
+  assert.deepEqual(Object.keys(health).sort(), ["agent_id", "asap_version", "load", "status", "uptime_seconds", "version"]);
+  assert.equal(health.agent_id, config.vars.ASAP_AGENT_ID);
+
+  const ack = reply(await save({ task_id: "task-1", data: { step: 1 } }, 0), "state_save.ack");
+  assert.equal(ack.ok, true);
+  assert.equal(ack.version, 1);
+  const second = reply(await save({ task_id: "task-1", data: { step: 2 } }, 1), "state_save.ack");
+  assert.equal(second.version, 2);
+  const stale = reply(await save({ task_id: "task-1", data: { step: "lost" } }, 1), "state_save.ack");
+  assert.equal(stale.ok, false);
+  assert.equal(stale.error, "VERSION_CONFLICT");
+  const latest = reply(await query("task-1"), "state_query.response");
+  assert.deepEqual(latest.snapshot.data, { step: 2 });
+  const first = reply(await query("task-1", 1), "state_query.response");
+  const restored = reply(await send("state_restore", { task_id: "task-1", snapshot_id: first.snapshot.id }), "state_restore.ack");
+  assert.deepEqual(restored, { ok: true, task_id: "task-1", snapshot_id: first.snapshot.id, version: 1 });
+  const unknown = reply(await send("state_restore", { task_id: "task-1", snapshot_id: "snap_nope" }), "state_restore.ack");
+  assert.equal(unknown.ok, false);
+});
+
+test("bad input: malformed JSON-RPC, an envelope without a task, an oversized body, a wrong token, a wrong method", async () => {
+  const parse = await post("{not json");
+  assert.equal(parse.body.error.code, -32700);
+  const noTask = await send("state_query", { version: 1 });
+  assert.equal(noTask.body.error.code, -32602, JSON.stringify(noTask.body));
+  const big = await mf.dispatchFetch("http://localhost/asap", { method: "POST", body: "x".repeat(34 * 1024 * 1024 + 1) });
+  assert.equal(big.status, 413);
+  assert.equal((await big.json()).error.code, -32600);
+  for (const authorization of [undefined, "Bearer wrong", "Basic abc"]) {
+    const res = await mf.dispatchFetch("http://localhost/tasks", { headers: authorization ? { authorization } : {} });
+    assert.equal(res.status, 401);
+    assert.match(res.headers.get("www-authenticate"), /^Bearer/);
+    await res.body?.cancel();
+  }
+  const get = await mf.dispatchFetch("http://localhost/asap");
+  assert.equal(get.status, 405);
+  await get.body?.cancel();
+  // None of it stored anything: the index holds only what the test saved.
+  assert.deepEqual(await listAll(), ["task-1"]);
+});
+
+test("200 concurrent clients × 20 saves with expected_version on one task: every ack exactly once, no gaps, every stale write refused", async () => {
+  const task = "contended";
+  const CLIENTS = 200;
+  const ATTEMPTS = 20;
+  const acks = [];
+  const refused = []; // the expected_version of each refused save
+  await Promise.all(
+    Array.from({ length: CLIENTS }, async (_, client) => {
+      for (let i = 0; i < ATTEMPTS; i++) {
+        const latest = reply(await query(task), "state_query.response");
+        const expected = latest.snapshot?.version ?? 0;
+        const ack = reply(await save({ task_id: task, data: { client, i } }, expected), "state_save.ack");
+        if (ack.ok) {
+          assert.equal(ack.version, expected + 1);
+          acks.push({ version: ack.version, client, i });
+        } else {
+          assert.equal(ack.error, "VERSION_CONFLICT");
+          refused.push(expected);
+        }
+      }
+    }),
+  );
+  console.log(`# durable objects: ${CLIENTS * ATTEMPTS} saves with expected_version: ${acks.length} acknowledged, ${refused.length} refused (VERSION_CONFLICT), 0 lost`);
+  assert.equal(acks.length + refused.length, CLIENTS * ATTEMPTS);
+  assert.ok(acks.length >= 1);
+  acks.sort((a, b) => a.version - b.version);
+  assert.deepEqual(acks.map((a) => a.version), Array.from({ length: acks.length }, (_, k) => k + 1), "versions without gaps");
+  // Every refusal was stale: another client's acknowledged save already held the next version.
+  for (const expected of refused) assert.ok(expected + 1 <= acks.length, `a save expecting ${expected} was refused, but version ${expected + 1} was never acknowledged`);
+  await restart();
+  for (const a of acks) {
+    const got = reply(await query(task, a.version), "state_query.response");
+    assert.deepEqual(got.snapshot.data, { client: a.client, i: a.i }, `version ${a.version}`);
+  }
+  const latest = reply(await query(task), "state_query.response");
+  assert.equal(latest.snapshot.version, acks.length, "nothing beyond the acknowledged saves");
+});
+
+test("workerd restarted between writes, several times: nothing acknowledged is lost", async () => {
+  const acknowledged = [];
+  for (let round = 0; round < 4; round++) {
+    for (let i = 0; i < 5; i++) {
+      const ack = reply(await save({ task_id: "restarts", data: { round, i } }), "state_save.ack");
+      acknowledged.push(ack.version);
+    }
+    await restart();
+    for (const v of acknowledged) {
+      const got = reply(await query("restarts", v), "state_query.response");
+      assert.deepEqual(got.snapshot.data, { round: Math.floor((v - 1) / 5), i: (v - 1) % 5 });
+    }
+  }
+  assert.deepEqual(acknowledged, Array.from({ length: 20 }, (_, k) => k + 1));
+});
+
+test("1,000 tasks in 1,000 objects: the index lists every one, task ids that need escaping included", async () => {
+  const odd = ["a'b", 'q"uote', "slash/../x", "pct%20", "space d", "ünï©ødé 漢字", "semi;colon", "new\nline"];
+  const ids = [...odd, ...Array.from({ length: 1000 - odd.length }, (_, k) => `bulk-${String(k).padStart(4, "0")}`)];
+  for (let k = 0; k < ids.length; k += 50) {
+    await Promise.all(ids.slice(k, k + 50).map(async (id) => assert.equal(reply(await save({ task_id: id, data: { id } }), "state_save.ack").ok, true)));
+  }
+  const listed = await listAll();
+  const expected = [...new Set(["task-1", "contended", "restarts", ...ids])].sort();
+  assert.deepEqual(listed, expected);
+  for (const id of odd) assert.deepEqual(reply(await query(id), "state_query.response").snapshot.data, { id });
+});
