@@ -153,7 +153,7 @@ coverage: setup-coverage
 # Each fuzz target (fuzz/, cargo fuzz on nightly; see fuzz/README.md) for a few seconds on the
 # committed corpus. New inputs go to a scratch directory, crashes to fuzz/artifacts/ (ignored).
 # The first run installs nightly and cargo-fuzz and builds the targets (about 15 minutes).
-FUZZ_TARGETS := open_bytes decode_json ops_differential
+FUZZ_TARGETS := open_bytes decode_json ops_differential read_image
 FUZZ_SECONDS ?= 5
 FUZZ_TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)/fuzz
 

@@ -4,6 +4,6 @@ import init from "./wasm/full/web/asap_state.js";
 
 await init({ module_or_path: new URL("./wasm/full/web/asap_state_bg.wasm", import.meta.url) });
 
-export { MemorySnapshotStore, MemoryMeteringStore, SqliteStateDb, DurableObjectStateDb, SqliteSnapshotStore, SqliteMeteringStore, createSnapshotStore, createMeteringStore, diffSnapshots, diffJson, handleStateEnvelope, handleAsapRequest } from "./wasm/full/web/asap_state.js";
+export { MemorySnapshotStore, MemoryMeteringStore, SqliteStateDb, DurableObjectStateDb, SqliteSnapshotStore, SqliteMeteringStore, createSnapshotStore, createMeteringStore, diffSnapshots, diffJson, mergeStateImages, handleStateEnvelope, handleAsapRequest } from "./wasm/full/web/asap_state.js";
 export { StateError } from "./state-error.js";
 export { copyState } from "./copy-state.js";

@@ -298,10 +298,25 @@ export declare class DurableObjectStateDb {
   static open(storage: DurableObjectSqlStorage): DurableObjectStateDb;
   readonly snapshots: SqliteSnapshotStore;
   readonly metering: SqliteMeteringStore;
+  /**
+   * One self-contained SQLite file of the object's state (the reference's two tables, chunked
+   * data reassembled), which `sqlite3`, the Python reference and `SqliteStateDb.open({ bytes })`
+   * open as-is. Written by the package itself: no SQL engine is needed for it.
+   */
+  exportBytes(): Uint8Array;
   /** Lets go of the storage; later calls on this handle and its stores throw `CLOSED`. The data stays in the object. */
   close(): void;
   free(): void;
 }
+
+/**
+ * One SQLite file holding every snapshot and usage event of `images` (SQLite files of the
+ * reference's tables: `exportBytes()` of Durable Objects or of `SqliteStateDb`s), image after
+ * image — several objects' state as one database for the inspector, `sqlite3` or the Python
+ * reference. Written without a SQL engine. A damaged image: `CORRUPT_DATABASE`; other columns:
+ * `SCHEMA_MISMATCH`; the same task version or event id in two images: `INVALID_ARGUMENT`.
+ */
+export declare function mergeStateImages(images: readonly Uint8Array[]): Uint8Array;
 
 /** The snapshot store of a `SqliteStateDb` or `DurableObjectStateDb` (table `snapshots`). */
 export declare class SqliteSnapshotStore {

@@ -5,6 +5,6 @@ import { initSync } from "./wasm/full/web/asap_state.js";
 
 initSync({ module: wasmModule });
 
-export { MemorySnapshotStore, MemoryMeteringStore, SqliteStateDb, DurableObjectStateDb, SqliteSnapshotStore, SqliteMeteringStore, createSnapshotStore, createMeteringStore, diffSnapshots, diffJson, handleStateEnvelope, handleAsapRequest } from "./wasm/full/web/asap_state.js";
+export { MemorySnapshotStore, MemoryMeteringStore, SqliteStateDb, DurableObjectStateDb, SqliteSnapshotStore, SqliteMeteringStore, createSnapshotStore, createMeteringStore, diffSnapshots, diffJson, mergeStateImages, handleStateEnvelope, handleAsapRequest } from "./wasm/full/web/asap_state.js";
 export { StateError } from "./state-error.js";
 export { copyState } from "./copy-state.js";

@@ -58,10 +58,11 @@ fn replay_dir(dir: &Path, harness: fn(&[u8])) -> usize {
 
 type Target = (&'static str, fn(&[u8]));
 
-const TARGETS: [Target; 3] = [
+const TARGETS: [Target; 4] = [
     ("open_bytes", harness::open_bytes),
     ("decode_json", harness::decode_json),
     ("ops_differential", harness::ops_differential),
+    ("read_image", harness::read_image),
 ];
 
 #[test]
@@ -302,6 +303,86 @@ fn the_seed_images_open() {
             "{name} does not open"
         );
         harness::open_bytes(&image);
+    }
+}
+
+/// Images written by the engine-free writer (`asap_state::sql::image`): empty, a few rows, rows
+/// with overflow pages, and enough rows for interior pages in every b-tree.
+fn seed_written_images() -> Vec<(&'static str, Vec<u8>)> {
+    use asap_state::sql::image::{write_image, ImageRows};
+    use asap_state::SqlValue::{Integer, Text};
+    let snapshot = |task: String, version: i64, data: String| {
+        vec![
+            Text(task),
+            Text(format!("snap_{version}")),
+            Integer(version),
+            Text(data),
+            Integer(version % 2),
+            Text("2026-01-01T00:00:00+00:00".into()),
+        ]
+    };
+    let event = |n: usize| {
+        vec![
+            Text(format!("evt_{n}")),
+            Text("t".into()),
+            Text(format!("agent-{}", n % 3)),
+            Text("c".into()),
+            Text("{}".into()),
+            Text(format!("2026-01-01T00:00:{:02}+00:00", n % 60)),
+        ]
+    };
+    let small = ImageRows {
+        snapshots: (1..=3)
+            .map(|v| snapshot("t".into(), v, format!(r#"{{"v":{v}}}"#)))
+            .collect(),
+        usage_events: (0..3).map(event).collect(),
+    };
+    let overflow = ImageRows {
+        snapshots: vec![snapshot(
+            "big".into(),
+            1,
+            format!(r#"{{"x":"{}"}}"#, "x".repeat(9000)),
+        )],
+        usage_events: vec![],
+    };
+    let deep = ImageRows {
+        snapshots: (0..300)
+            .map(|n| snapshot(format!("task-{n}"), 1, "{}".into()))
+            .collect(),
+        usage_events: (0..600).map(event).collect(),
+    };
+    vec![
+        (
+            "written-empty.db",
+            write_image(&ImageRows::default()).unwrap(),
+        ),
+        ("written-small.db", write_image(&small).unwrap()),
+        ("written-overflow.db", write_image(&overflow).unwrap()),
+        ("written-deep.db", write_image(&deep).unwrap()),
+    ]
+}
+
+#[test]
+fn the_written_seed_images_read_back() {
+    for (name, image) in seed_written_images() {
+        assert!(asap_state::sql::image::read_image(&image).is_ok(), "{name}");
+        harness::read_image(&image);
+    }
+}
+
+/// Writes the seeds of `fuzz/corpus/read_image/`: images of the engine-free writer, this
+/// crate's engine images and copies of the Python reference's two files.
+#[test]
+#[ignore = "writes fuzz/corpus/read_image/; run by hand when the seeds change"]
+fn write_read_image_seed_corpus() {
+    let dir = root().join("fuzz/corpus/read_image");
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, image) in seed_written_images().into_iter().chain(seed_images()) {
+        std::fs::write(dir.join(name), image).unwrap();
+    }
+    for name in ["state-wal.db", "state-rollback.db"] {
+        let bytes = sqlite_support::read_fixture(name);
+        std::fs::write(dir.join(format!("python-ref-{name}")), bytes).unwrap();
     }
 }
 

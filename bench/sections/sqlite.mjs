@@ -131,7 +131,7 @@ export async function sqliteSection(config) {
   return {
     title: "SQLite backend vs sql.js and better-sqlite3",
     intro:
-      "Every store opens the same database file (written by native SQLite in the contract's schema) and runs the same statements: the peers run asap-state's own SQL (src/sqlite/store.rs), each statement prepared once and cached, each save one `BEGIN … COMMIT`. Files are durable on commit in both file stores (WAL, synchronous=FULL for better-sqlite3).",
+      "Every store opens the same database file (written by native SQLite in the contract's schema) and runs the same statements: the peers run asap-state's own SQL (src/sql/schema.rs, src/sql/store.rs), each statement prepared once and cached, each save one `BEGIN … COMMIT`. Files are durable on commit in both file stores (WAL, synchronous=FULL for better-sqlite3).",
     tables,
     goals,
     data,

@@ -13,5 +13,6 @@ export type {
 } from "../index.js";
 export {
   StateError, DurableObjectStateDb, SqliteSnapshotStore, SqliteMeteringStore, MemorySnapshotStore,
-  MemoryMeteringStore, diffSnapshots, diffJson, handleStateEnvelope, handleAsapRequest, copyState,
+  MemoryMeteringStore, diffSnapshots, diffJson, mergeStateImages, handleStateEnvelope,
+  handleAsapRequest, copyState,
 } from "../index.js";

@@ -5,6 +5,6 @@ import { initSync } from "../wasm/durable-object/web/asap_state.js";
 
 initSync({ module: wasmModule });
 
-export { DurableObjectStateDb, SqliteSnapshotStore, SqliteMeteringStore, MemorySnapshotStore, MemoryMeteringStore, diffSnapshots, diffJson, handleStateEnvelope, handleAsapRequest } from "../wasm/durable-object/web/asap_state.js";
+export { DurableObjectStateDb, SqliteSnapshotStore, SqliteMeteringStore, MemorySnapshotStore, MemoryMeteringStore, diffSnapshots, diffJson, mergeStateImages, handleStateEnvelope, handleAsapRequest } from "../wasm/durable-object/web/asap_state.js";
 export { StateError } from "../state-error.js";
 export { copyState } from "../copy-state.js";

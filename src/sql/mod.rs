@@ -15,6 +15,7 @@
 //! A connection is used by one store at a time (the store holds it behind a lock), so its
 //! methods take `&self` and need no locking of their own.
 
+pub mod image;
 pub mod schema;
 pub(crate) mod store;
 

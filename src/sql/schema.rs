@@ -158,6 +158,18 @@ pub const DELETE_CHUNKS_VERSION: &str =
     "DELETE FROM asap_snapshot_chunks WHERE task_id = ? AND version = ?";
 pub const DELETE_CHUNKS_TASK: &str = "DELETE FROM asap_snapshot_chunks WHERE task_id = ?";
 
+/// Every row, in the order stored (an export).
+pub const ALL_SNAPSHOTS: &str = concat!(
+    "SELECT ",
+    snapshots!(columns),
+    " FROM snapshots ORDER BY rowid"
+);
+pub const ALL_EVENTS: &str = concat!(
+    "SELECT ",
+    usage_events!(columns),
+    " FROM usage_events ORDER BY rowid"
+);
+
 pub const GET_EVENT: &str = concat!(
     "SELECT ",
     usage_events!(columns),

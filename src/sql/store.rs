@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde_json::Value as Json;
 
+use super::image;
 use super::schema::{self, EVENT_COLUMNS};
 use super::{query, SqlConnection, SqlRef, SqlValue};
 use crate::error::{Result, StateError};
@@ -113,8 +114,27 @@ impl SqliteStateDb {
 
     /// One self-contained SQLite file image (the WAL checkpointed in), which `sqlite3` and the
     /// Python reference open as-is.
+    /// A host's database (which has no file of its own to hand out) is written as a new file
+    /// from its rows ([`super::image`]): the reference's tables, chunked data reassembled.
     pub fn export_bytes(&self) -> Result<Vec<u8>> {
-        self.with(|conn| conn.export_bytes())
+        if self.shared.backing != Backing::Host {
+            return self.with(|conn| conn.export_bytes());
+        }
+        // One transaction: the rows of both tables as of one moment.
+        let rows = self.transaction(|conn| {
+            let mut snapshots = query(conn, schema::ALL_SNAPSHOTS, &[])?;
+            if self.shared.chunk_bytes.is_some() {
+                for row in &mut snapshots {
+                    self.fill_chunks(conn, row)?;
+                }
+            }
+            let usage_events = query(conn, schema::ALL_EVENTS, &[])?;
+            Ok(image::ImageRows {
+                snapshots,
+                usage_events,
+            })
+        })?;
+        image::write_image(&rows)
     }
 
     /// Checkpoints and closes the database; every later call on it or its stores fails with
@@ -234,30 +254,37 @@ impl SqliteStateDb {
         let Some(mut row) = query(conn, sql, params)?.into_iter().next() else {
             return Ok(None);
         };
-        if self.shared.chunk_bytes.is_some()
-            && matches!(row.get(DATA_COLUMN), Some(SqlValue::Text(d)) if d.is_empty())
-        {
-            let t = "snapshots";
-            let task_id = col_text(&row, 0, t, "task_id")?;
-            let version = col_u64(&row, 2, t, "version")?;
-            let mut data = String::new();
-            conn.query_each(
-                schema::GET_CHUNKS,
-                &[text(&task_id), int(version)],
-                &mut |chunk| {
-                    let piece = chunk
-                        .first()
-                        .and_then(SqlRef::as_text)
-                        .ok_or_else(|| corrupt("asap_snapshot_chunks.chunk is not text".into()))?;
-                    data.push_str(piece);
-                    Ok(())
-                },
-            )?;
-            if let Some(slot) = row.get_mut(DATA_COLUMN) {
-                *slot = SqlValue::Text(data);
-            }
+        if self.shared.chunk_bytes.is_some() {
+            self.fill_chunks(conn, &mut row)?;
         }
         Ok(Some(row))
+    }
+
+    /// A snapshot row whose data is in chunks (its `data` empty) gets its data back whole.
+    fn fill_chunks(&self, conn: &dyn SqlConnection, row: &mut [SqlValue]) -> Result<()> {
+        if !matches!(row.get(DATA_COLUMN), Some(SqlValue::Text(d)) if d.is_empty()) {
+            return Ok(());
+        }
+        let t = "snapshots";
+        let task_id = col_text(row, 0, t, "task_id")?;
+        let version = col_u64(row, 2, t, "version")?;
+        let mut data = String::new();
+        conn.query_each(
+            schema::GET_CHUNKS,
+            &[text(&task_id), int(version)],
+            &mut |chunk| {
+                let piece = chunk
+                    .first()
+                    .and_then(SqlRef::as_text)
+                    .ok_or_else(|| corrupt("asap_snapshot_chunks.chunk is not text".into()))?;
+                data.push_str(piece);
+                Ok(())
+            },
+        )?;
+        if let Some(slot) = row.get_mut(DATA_COLUMN) {
+            *slot = SqlValue::Text(data);
+        }
+        Ok(())
     }
 
     /// The row of a task's version (the latest without one).

@@ -13,6 +13,8 @@
 //! * [`decode_json`]: arbitrary bytes read as JSON, then through every strict reader of the core
 //!   (snapshot and event inputs, snapshots, metrics, timestamps, options), `diff_json` /
 //!   `diff_snapshots` against a mutated copy, and the ASAP envelope handlers.
+//! * [`read_image`]: arbitrary bytes read as a SQLite file by the engine-free reader
+//!   (`asap_state::sql::image`), what it reads written again and checked by the engine.
 //! * [`ops_differential`]: arbitrary bytes decoded (with `arbitrary`) into a sequence of store
 //!   operations ([`Op`]), run on the memory stores and on a SQLite image, answers compared.
 
@@ -537,5 +539,36 @@ pub fn ops_differential(data: &[u8]) {
 pub fn run_ops(ops: &[Op]) {
     if let Err(e) = pair::run(&mut Pair::new(), ops) {
         panic!("{e}");
+    }
+}
+
+// =============================================================================================
+// read_image
+// =============================================================================================
+
+/// Reads `data` with the engine-free reader (what `mergeStateImages` does with each image it is
+/// given). It reads rows, or fails with `CORRUPT_DATABASE` / `SCHEMA_MISMATCH`. Rows it read are
+/// written again: the writer accepts them (or refuses two rows sharing a primary key with
+/// `INVALID_ARGUMENT`), and what it writes reads back identical and opens in the embedded engine,
+/// whose full file checks are independent of this module's.
+pub fn read_image(data: &[u8]) {
+    use asap_state::sql::image;
+    let Some(rows) = checked(image::read_image(data), &[CORRUPT, MISMATCH], "read_image") else {
+        return;
+    };
+    let Some(written) = checked(
+        image::write_image(&rows),
+        &["INVALID_ARGUMENT"],
+        "write_image",
+    ) else {
+        return;
+    };
+    match image::read_image(&written) {
+        Ok(again) => assert!(again == rows, "a written image reads back different rows"),
+        Err(e) => panic!("a written image does not read back: {e:?}"),
+    }
+    let (rt, _clock) = runtime();
+    if let Err(e) = SqliteStateDb::open_bytes(&written, rt) {
+        panic!("the engine refuses a written image: {e:?}");
     }
 }

@@ -17,7 +17,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Miniflare } from "miniflare";
-import { MemorySnapshotStore, MemoryMeteringStore, SqliteStateDb, StateError } from "asap-state";
+import { MemorySnapshotStore, MemoryMeteringStore, SqliteStateDb, StateError, mergeStateImages } from "asap-state";
 import * as durableObject from "asap-state/durable-object";
 import { cases, mixedText } from "./contract/cases.mjs";
 import { wranglerDryRun } from "./helpers.mjs";
@@ -118,6 +118,35 @@ describe("DurableObjectStateDb in Node", () => {
     db.close();
     const again = durableObject.DurableObjectStateDb.open(storage);
     assert.deepEqual(again.snapshots.get("t").data, { n: 1 });
+  });
+});
+
+describe("exportBytes and mergeStateImages", () => {
+  test("an object's export is a SQLite file with the reference's tables, chunked data whole; merged exports hold every row once", async () => {
+    const one = durableObject.DurableObjectStateDb.open(sqliteStorage());
+    const two = durableObject.DurableObjectStateDb.open(sqliteStorage());
+    const text = mixedText(2_500_000);
+    one.snapshots.save({ task_id: "a", data: { text } });
+    one.snapshots.save({ task_id: "a", data: { n: 2 }, checkpoint: true });
+    one.metering.record({ id: "e1", task_id: "a", agent_id: "agent", consumer_id: "c", timestamp: "2026-01-01T00:00:00Z" });
+    two.snapshots.save({ task_id: "b", data: { n: 1 } });
+    two.metering.record({ id: "e2", task_id: "b", agent_id: "agent", consumer_id: "c", timestamp: "2026-01-01T00:00:00Z" });
+    const [a, b] = [one.exportBytes(), two.exportBytes()];
+    assert.ok(a instanceof Uint8Array && a.length % 4096 === 0);
+    const fromA = await SqliteStateDb.open({ bytes: a });
+    assert.equal(fromA.snapshots.get("a", 1).data.text, text);
+    fromA.close();
+    const merged = durableObject.mergeStateImages([a, b]);
+    const db = await SqliteStateDb.open({ bytes: merged });
+    assert.deepEqual(db.snapshots.listTasks().map((t) => [t.task_id, t.versions, t.checkpoints]), [["a", 2, 1], ["b", 1, 0]]);
+    assert.deepEqual(db.snapshots.get("a"), one.snapshots.get("a"));
+    assert.deepEqual(db.metering.query("agent", "2000-01-01T00:00:00Z", "2100-01-01T00:00:00Z").map((e) => e.id), ["e1", "e2"], "ties in image order");
+    db.close();
+    // The full entry writes the same file from the same rows.
+    assert.deepEqual(mergeStateImages([a, b]), merged);
+    for (const [bad, code] of [[[a, a], "INVALID_ARGUMENT"], [[new Uint8Array(4096)], "CORRUPT_DATABASE"], ["x", "INVALID_ARGUMENT"], [[a, "b"], "INVALID_ARGUMENT"]]) {
+      assert.throws(() => durableObject.mergeStateImages(bad), (e) => e instanceof durableObject.StateError && e.code === code, String(code));
+    }
   });
 });
 

@@ -5,11 +5,13 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { gzipSync } from "node:zlib";
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Miniflare } from "miniflare";
+import { SqliteStateDb } from "asap-state";
 import { parseJsonc, wranglerDryRun } from "./helpers.mjs";
 
 const REPO = resolve(fileURLToPath(new URL("../..", import.meta.url)));
@@ -17,6 +19,8 @@ const EXAMPLE = join(REPO, "examples/durable-objects");
 const TOKEN = "test-token-0123456789abcdef";
 const COORDINATOR = "urn:asap:agent:coordinator";
 const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
+const PYTHON = process.env.ASAP_PYTHON || (existsSync(join(REPO, ".venv/bin/python")) ? join(REPO, ".venv/bin/python") : "");
+const READER = join(REPO, "tests/interop/read_with_reference.py");
 /** The whole bundled worker, gzip: the goal of issue 13. */
 const BUNDLE_GZIP_BUDGET = 250 * 1024;
 
@@ -247,4 +251,108 @@ test("1,000 tasks in 1,000 objects: the index lists every one, task ids that nee
   const expected = [...new Set(["task-1", "contended", "restarts", ...ids])].sort();
   assert.deepEqual(listed, expected);
   for (const id of odd) assert.deepEqual(reply(await query(id), "state_query.response").snapshot.data, { id });
+});
+
+/** GET /state.db?task_id=… with the token: the HTTP answer. */
+async function download(taskId, authorization = `Bearer ${TOKEN}`) {
+  const url = `http://localhost/state.db${taskId === undefined ? "" : `?task_id=${encodeURIComponent(taskId)}`}`;
+  return mf.dispatchFetch(url, { headers: authorization ? { authorization } : {} });
+}
+
+test("GET /state.db?task_id=: the task's object as one SQLite file that sqlite3, the engine and the Python reference read alike", async () => {
+  for (const authorization of [null, "Bearer wrong"]) {
+    const res = await download("task-1", authorization);
+    assert.equal(res.status, 401);
+    await res.body?.cancel();
+  }
+  const missing = await download("never-saved");
+  assert.equal(missing.status, 404);
+  await missing.body?.cancel();
+  const badLimit = await mf.dispatchFetch("http://localhost/state.db?limit=101", { headers: { authorization: `Bearer ${TOKEN}` } });
+  assert.equal(badLimit.status, 400);
+  await badLimit.body?.cancel();
+
+  // A task with a 5 MB snapshot (stored in chunks in the object) among small ones.
+  const text = "é€😀z".repeat(500_000);
+  reply(await save({ task_id: "exported", data: { step: 1 } }), "state_save.ack");
+  reply(await save({ task_id: "exported", data: { text }, checkpoint: true }), "state_save.ack");
+  reply(await save({ task_id: "exported", data: { step: 3, nested: { a: [1, 2.5, null] } } }), "state_save.ack");
+  const res = await download("exported");
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("content-type"), "application/vnd.sqlite3");
+  const bytes = new Uint8Array(await res.arrayBuffer());
+  assert.equal(Number(res.headers.get("content-length")), bytes.length);
+  const dir = mkdtempSync(join(tmpdir(), "asap-do-export-"));
+  try {
+    const file = join(dir, "state.db");
+    writeFileSync(file, bytes);
+    const sqlite3 = (sql) => spawnSync("sqlite3", [file, sql], { encoding: "utf8", maxBuffer: 1 << 28 });
+    const check = sqlite3("PRAGMA integrity_check;");
+    if (!check.error) {
+      assert.equal(check.stdout.trim(), "ok");
+      assert.equal(sqlite3("SELECT group_concat(name) FROM (SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name);").stdout.trim(), "snapshots,usage_events");
+      assert.equal(sqlite3("SELECT length(CAST(data AS BLOB)) FROM snapshots WHERE version = 2;").stdout.trim(), String(Buffer.byteLength(JSON.stringify({ text }))));
+    }
+    // The engine opens it with its full checks and answers as the object does.
+    const db = await SqliteStateDb.open({ bytes });
+    const ours = [1, 2, 3].map((v) => db.snapshots.get("exported", v));
+    for (const s of ours) {
+      const live = reply(await query("exported", s.version), "state_query.response").snapshot;
+      assert.deepEqual(s, live);
+    }
+    // The usage of every request about the task up to the export is in the file too (3 saves).
+    const events = JSON.parse(db.metering.export("json"));
+    assert.equal(events.length, 3);
+    assert.ok(events.every((e) => e.task_id === "exported" && e.agent_id === config.vars.ASAP_AGENT_ID && e.metrics.api_calls === 1));
+    if (PYTHON) {
+      const spec = join(dir, "spec.json");
+      writeFileSync(spec, JSON.stringify({
+        tasks: ["exported"],
+        queries: [{ agent_id: config.vars.ASAP_AGENT_ID, start: "2000-01-01T00:00:00+00:00", end: "2100-01-01T00:00:00+00:00" }],
+        aggregates: [{ agent_id: config.vars.ASAP_AGENT_ID, period: "all" }],
+      }));
+      const r = spawnSync(PYTHON, [READER, file, spec], { encoding: "utf8", maxBuffer: 1 << 30, env: { ...process.env, PYTHONDONTWRITEBYTECODE: "1" }, timeout: 120_000 });
+      assert.equal(r.status, 0, `the reference failed: ${r.stderr}`);
+      const theirs = JSON.parse(r.stdout);
+      assert.deepEqual(theirs.tasks.exported.versions, [1, 2, 3]);
+      for (const s of ours) assert.deepEqual(theirs.tasks.exported.each[String(s.version)], s, `the reference's v${s.version}`);
+      const withoutId = ({ id, ...rest }) => rest; // eslint-disable-line no-unused-vars
+      assert.deepEqual(theirs.queries[0].events, events.map(withoutId));
+      assert.deepEqual(theirs.aggregates[config.vars.ASAP_AGENT_ID], db.metering.aggregate(config.vars.ASAP_AGENT_ID, "all"));
+    } else {
+      console.log("# skipped the Python reference: set ASAP_PYTHON (make test sets it)");
+    }
+    db.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("GET /state.db without a task: pages of up to 100 tasks merged into one file each; every task in exactly one page", async () => {
+  const all = await listAll();
+  assert.ok(all.length > 1000);
+  const seen = [];
+  let after = "";
+  let pages = 0;
+  for (;;) {
+    const res = await mf.dispatchFetch(`http://localhost/state.db?after=${after}&limit=100`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    assert.equal(res.status, 200);
+    const next = res.headers.get("x-asap-state-next");
+    const db = await SqliteStateDb.open({ bytes: new Uint8Array(await res.arrayBuffer()) });
+    const tasks = db.snapshots.listTasks().map((t) => t.task_id);
+    assert.ok(tasks.length <= 100);
+    seen.push(...tasks);
+    if (pages === 0) {
+      // The first page's usage: one event per answered request about its tasks.
+      const events = JSON.parse(db.metering.export("json"));
+      assert.ok(events.length >= tasks.length);
+      assert.ok(events.every((e) => tasks.includes(e.task_id)));
+    }
+    db.close();
+    pages += 1;
+    if (next === null) break;
+    after = next;
+  }
+  assert.equal(pages, Math.ceil(all.length / 100) + (all.length % 100 === 0 ? 1 : 0));
+  assert.deepEqual(seen.sort(), [...all].sort());
 });

@@ -399,6 +399,58 @@ test("concurrent first requests on a fresh isolate share one database; concurren
   }
 });
 
+// ---------------------------------------------------------------- two isolates on one KV namespace
+test("two isolates on one KV namespace, 200 clients × 20 saves with expected_version on one task: acknowledged saves are lost (last writer wins)", async () => {
+  // What examples/durable-objects/ exists for: the same load as its test, spread over two workerd
+  // instances that share the persisted KV directory, as two isolates of one worker share KV.
+  const kvDir = join(tmp, "kv-two-isolates");
+  const isolates = [(await start({ kvDir })).mf, (await start({ kvDir })).mf];
+  const task = "contended";
+  const CLIENTS = 200;
+  const ATTEMPTS = 20;
+  const acks = [];
+  let refused = 0;
+  try {
+    // Both isolates open their database now (from the empty namespace), as two isolates that
+    // start at about the same time do; from here each keeps its own copy.
+    for (const mf of isolates) assert.equal(reply(await send(mf, "state_query", { task_id: task }), "state_query.response").found, false);
+    await Promise.all(
+      Array.from({ length: CLIENTS }, async (_, client) => {
+        const mf = isolates[client % 2];
+        for (let i = 0; i < ATTEMPTS; i++) {
+          const latest = reply(await send(mf, "state_query", { task_id: task }), "state_query.response");
+          const expected = latest.snapshot?.version ?? 0;
+          const res = await send(mf, "state_save", { snapshot: { task_id: task, data: { client, i } }, expected_version: expected });
+          const ack = reply(res, "state_save.ack");
+          if (ack.ok) acks.push({ version: ack.version, client, i });
+          else refused += 1;
+        }
+      }),
+    );
+  } finally {
+    for (const mf of isolates) await stop(mf);
+  }
+  // A new isolate (a cold start) loads what KV kept: count the acknowledged saves it has.
+  const { mf: after } = await start({ kvDir });
+  let kept = 0;
+  try {
+    for (const a of acks) {
+      const got = reply(await send(after, "state_query", { task_id: task, version: a.version }), "state_query.response");
+      if (got.found && got.snapshot.data.client === a.client && got.snapshot.data.i === a.i) kept += 1;
+    }
+  } finally {
+    await stop(after);
+  }
+  const lost = acks.length - kept;
+  const duplicated = acks.length - new Set(acks.map((a) => a.version)).size;
+  console.log(`# KV, two isolates: ${CLIENTS * ATTEMPTS} saves with expected_version: ${acks.length} acknowledged, ${refused} refused, ${lost} acknowledged saves lost, ${duplicated} versions acknowledged twice`);
+  assert.equal(acks.length + refused, CLIENTS * ATTEMPTS);
+  // Each isolate checks expected_version against its own copy only, so both hand out the same
+  // versions, and the image one of them wrote last replaces the other's.
+  assert.ok(lost > 0, "two isolates writing one KV key lose acknowledged saves");
+  assert.ok(duplicated > 0, "both isolates acknowledged the same versions");
+});
+
 // ---------------------------------------------------------------- other configurations
 test("ASAP_STORAGE_BACKEND=memory: the package's memory stores, nothing persisted; /state.db is a copy", async () => {
   const kvDir = join(tmp, "kv-memory");

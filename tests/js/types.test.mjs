@@ -118,5 +118,5 @@ test("every runtime export of every entry has a declaration", async () => {
   const mem = declaredExports("pkg/memory/index.d.ts");
   for (const name of ["JsonChange", "JsonPathSegment", "SnapshotDiff", "diffSnapshots", "diffJson", "Envelope", "JsonRpcResponse", "handleStateEnvelope", "handleAsapRequest", "copyState"]) assert.ok(mem.has(name), `memory/index.d.ts declares ${name}`);
   const durable = declaredExports("pkg/durable-object/index.d.ts");
-  for (const name of ["DurableObjectStateDb", "DurableObjectSqlStorage", "SqliteSnapshotStore", "SqliteMeteringStore", "StateError", "handleAsapRequest", "copyState"]) assert.ok(durable.has(name), `durable-object/index.d.ts declares ${name}`);
+  for (const name of ["DurableObjectStateDb", "DurableObjectSqlStorage", "mergeStateImages", "SqliteSnapshotStore", "SqliteMeteringStore", "StateError", "handleAsapRequest", "copyState"]) assert.ok(durable.has(name), `durable-object/index.d.ts declares ${name}`);
 });

@@ -52,6 +52,7 @@ import {
 import * as memory from "asap-state/memory";
 import {
   DurableObjectStateDb,
+  mergeStateImages,
   StateError as DoStateError,
   type DurableObjectSqlStorage,
   type SqliteSnapshotStore as DoSnapshotStore,
@@ -441,6 +442,8 @@ const objectSnapshots: DoSnapshotStore = objectDb.snapshots;
 const objectSaved: StateSnapshot = objectSnapshots.save({ task_id: "t", data: {} }, { expectedVersion: null });
 const objectUsage: UsageEvent = objectDb.metering.record({ task_id: "t", agent_id: "a", consumer_id: "c" });
 const objectStores: CopyStores = objectDb;
+const objectImage: Uint8Array = objectDb.exportBytes();
+const mergedImage: Uint8Array = mergeStateImages([objectImage, objectDb.exportBytes()]);
 objectDb.close();
 void (DoStateError === StateError);
 {
@@ -448,12 +451,15 @@ void (DoStateError === StateError);
   void DurableObjectStateDb.open(storage).then;
   // @ts-expect-error a storage needs sql.exec and transactionSync
   DurableObjectStateDb.open({ sql: {} });
-  // @ts-expect-error there is no file image of an object's storage
-  objectDb.exportBytes();
+  // @ts-expect-error mergeStateImages takes an array of images
+  mergeStateImages(objectImage);
+  // @ts-expect-error exportBytes gives bytes, not text
+  const text: string = objectDb.exportBytes();
+  void text;
 }
 
 export const used = {
-  objectSaved, objectUsage, objectStores,
+  objectSaved, objectUsage, objectStores, objectImage, mergedImage,
   version, byId, versions, deletedOne, deletedAll, tasks, pruned, step, metrics, events, aggregate,
   buckets, agents, csv, web, rejected, described, counts, responseId, resultEnvelope, responseError,
   copies, rejectedMessages,

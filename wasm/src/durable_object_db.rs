@@ -57,6 +57,16 @@ impl DurableObjectStateDb {
         self.metering.clone()
     }
 
+    /// One self-contained SQLite file of the object's state: the reference's two tables, with
+    /// every snapshot's data whole (chunks reassembled), which `sqlite3`, the Python reference and
+    /// `SqliteStateDb.open({ bytes })` open as-is. Read in one transaction.
+    #[wasm_bindgen(js_name = exportBytes)]
+    pub fn export_bytes(&self) -> JsResult<Vec<u8>> {
+        alive()?;
+        js(self.open.check())?;
+        js(self.db.export_bytes())
+    }
+
     /// Lets go of the storage; later calls on this handle and its stores throw `CLOSED`. The
     /// data stays in the object (the storage is the object's, not this handle's).
     pub fn close(&self) -> JsResult<()> {

@@ -6,7 +6,7 @@
 //!   a struct holding a core store wrapped in `asap_state::Guarded` (the closed check) plus one
 //!   line, `snapshot_store_class!(Name)` or `metering_store_class!(Name)`, which writes its
 //!   JavaScript methods (`snapshot_methods.rs`, `metering_methods.rs`).
-//! - Free functions: `diff.rs` (`diffSnapshots`, `diffJson`), `envelope.rs`
+//! - Free functions: `diff.rs` (`diffSnapshots`, `diffJson`), `image.rs` (`mergeStateImages`), `envelope.rs`
 //!   (`handleStateEnvelope`, `handleAsapRequest`), `factory.rs` (`createSnapshotStore`,
 //!   `createMeteringStore`).
 //! - Every error crosses as a real `StateError`, and a panic stops the instance with
@@ -28,6 +28,8 @@ mod error;
 mod factory;
 #[cfg(feature = "host")]
 mod host_sql;
+#[cfg(feature = "host")]
+mod image;
 #[cfg(feature = "sqlite")]
 mod js_file;
 mod memory_metering_store;
@@ -50,6 +52,8 @@ pub use diff::{diff_json_js, diff_snapshots_js};
 pub use durable_object_db::DurableObjectStateDb;
 pub use envelope::{handle_asap_request_js, handle_state_envelope_js};
 pub use factory::{create_metering_store, create_snapshot_store};
+#[cfg(feature = "host")]
+pub use image::merge_state_images;
 pub use memory_metering_store::MemoryMeteringStore;
 pub use memory_snapshot_store::MemorySnapshotStore;
 #[cfg(feature = "sqlite")]

@@ -5,6 +5,8 @@
 //   POST /asap                      JSON-RPC 2.0 `asap.send` with state_save / state_query / state_restore
 //   GET  /.well-known/asap/health   the reference's health document
 //   GET  /tasks                     every task saved so far, from the index (Authorization: Bearer <STATE_TOKEN>)
+//   GET  /state.db?task_id=<id>     that task's state as one SQLite file (Authorization: Bearer <STATE_TOKEN>)
+//   GET  /state.db?after=&limit=    a page of tasks (at most 100, in task id order) as one SQLite file
 //
 // The worker itself holds no state. It reads the task id from the request and forwards the
 // request to that task's object, `TASKS.idFromName(task_id)`: Cloudflare runs exactly one instance
@@ -20,6 +22,7 @@ import { DurableObject } from "cloudflare:workers";
 import {
   DurableObjectStateDb,
   MemorySnapshotStore,
+  mergeStateImages,
   StateError,
   handleAsapRequest,
 } from "asap-state/durable-object";
@@ -79,8 +82,9 @@ export class TaskState extends DurableObject {
     ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS asap_object (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
   }
 
-  /** Answers one forwarded `POST /asap` (the body already read and size-checked by the worker). */
+  /** Answers a forwarded `POST /asap` (the body already read and size-checked by the worker) or `GET /export`. */
   async fetch(request) {
+    if (new URL(request.url).pathname === "/export") return this.export();
     const started = Date.now();
     const body = await request.text();
     const response = handleAsapRequest({ snapshots: this.db.snapshots }, body);
@@ -102,6 +106,12 @@ export class TaskState extends DurableObject {
       if (reply.payload_type === "state_save.ack" && reply.payload?.ok === true) await this.enterInIndex(taskId);
     }
     return json(response);
+  }
+
+  /** The task's state as one SQLite file in the reference's schema. */
+  export() {
+    const bytes = this.db.exportBytes();
+    return new Response(bytes, { headers: { "content-type": "application/vnd.sqlite3", "content-length": String(bytes.byteLength) } });
   }
 
   /** Enters the task in the index once; if the index is unreachable, an alarm retries later. */
@@ -134,6 +144,11 @@ export class TaskIndex extends DurableObject {
 
   add(taskId) {
     this.ctx.storage.sql.exec("INSERT OR IGNORE INTO tasks (task_id, first_saved_at) VALUES (?, ?)", taskId, new Date().toISOString());
+  }
+
+  /** Whether the task has been saved. */
+  has(taskId) {
+    return this.ctx.storage.sql.exec("SELECT 1 FROM tasks WHERE task_id = ?", taskId).toArray().length > 0;
   }
 
   /** Up to `limit` task ids after `after` (exclusive), in order: one page of the listing. */
@@ -175,6 +190,50 @@ async function handleAsap(request, env) {
   }
   const stub = env.TASKS.get(env.TASKS.idFromName(taskId));
   return stub.fetch("https://task/asap", { method: "POST", body, headers: { "content-type": "application/json" } });
+}
+
+/** The largest page of tasks one GET /state.db merges (each task is one request to its object). */
+const EXPORT_PAGE = 100;
+
+/** A task's object's state as SQLite file bytes. */
+async function exportTask(env, taskId) {
+  const res = await env.TASKS.get(env.TASKS.idFromName(taskId)).fetch("https://task/export");
+  if (!res.ok) throw new Error(`export of task ${JSON.stringify(taskId)} failed: ${res.status} ${await res.text()}`);
+  return new Uint8Array(await res.arrayBuffer());
+}
+
+/**
+ * GET /state.db?task_id=<id>: that task's object's state as one SQLite file.
+ * GET /state.db?after=<id>&limit=<1..100>: the tasks of one page of the index, merged into one
+ * file; the header `x-asap-state-next` holds the `after` of the next page (absent at the end).
+ */
+async function download(request, env) {
+  if (request.method !== "GET") return json({ error: `method ${request.method} not allowed: GET /state.db` }, 405, { allow: "GET" });
+  const refused = await refuse(request, env);
+  if (refused) return refused;
+  const url = new URL(request.url);
+  const taskId = url.searchParams.get("task_id");
+  const headers = {
+    "content-type": "application/vnd.sqlite3",
+    "content-disposition": 'attachment; filename="state.db"',
+    "cache-control": "no-store",
+  };
+  let bytes;
+  if (taskId !== null) {
+    // A task never saved has no object worth waking (and gets none created).
+    if (!(await indexStub(env).has(taskId))) return json({ error: `no task ${JSON.stringify(taskId)}` }, 404);
+    bytes = await exportTask(env, taskId);
+  } else {
+    const limit = Number(url.searchParams.get("limit") ?? EXPORT_PAGE);
+    if (!Number.isInteger(limit) || limit < 1 || limit > EXPORT_PAGE) {
+      return json({ error: `limit must be an integer from 1 to ${EXPORT_PAGE}` }, 400);
+    }
+    const tasks = await indexStub(env).list(url.searchParams.get("after") ?? "", limit);
+    const images = await Promise.all(tasks.map((t) => exportTask(env, t)));
+    bytes = mergeStateImages(images);
+    if (tasks.length === limit) headers["x-asap-state-next"] = encodeURIComponent(tasks[tasks.length - 1]);
+  }
+  return new Response(bytes, { headers: { ...headers, "content-length": String(bytes.byteLength) } });
 }
 
 function health(env) {
@@ -247,8 +306,10 @@ export default {
           return health(env);
         case "/tasks":
           return await listTasks(request, env);
+        case "/state.db":
+          return await download(request, env);
         default:
-          return json({ error: `not found: ${pathname}`, endpoints: ["POST /asap", "GET /.well-known/asap/health", "GET /tasks"] }, 404);
+          return json({ error: `not found: ${pathname}`, endpoints: ["POST /asap", "GET /.well-known/asap/health", "GET /tasks", "GET /state.db"] }, 404);
       }
     } catch (err) {
       console.error("asap durable objects: request failed:", logged(err));
