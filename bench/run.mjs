@@ -3,7 +3,7 @@
 //
 //   node --expose-gc bench/run.mjs            full run (make bench), writes bench/RESULTS.md
 //   node --expose-gc bench/run.mjs --smoke    one small round of everything (make test)
-//   options: --out FILE   --only sizes,cold,memory,sqlite,metering,bytes,workerd   --rounds N
+//   options: --out FILE   --only sizes,cold,memory,sqlite,metering,bytes,workerd,durable   --rounds N
 //
 // Every store's answers are checked against the others' as it runs: a store that returns
 // something else makes the run fail, so a fast wrong answer never becomes a good figure.
@@ -18,6 +18,7 @@ import { coldSection, workerdSection } from "./sections/cold.mjs";
 import { memorySection } from "./sections/memory.mjs";
 import { sqliteSection, bytesSection } from "./sections/sqlite.mjs";
 import { meteringSection } from "./sections/metering.mjs";
+import { durableSection } from "./sections/durable.mjs";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
@@ -49,6 +50,7 @@ const config = args.smoke
       bytesFileMiB: 1,
       coldRuns: 1,
       workerdRuns: 1,
+      durableOps: 20,
     }
   : {
       smoke: false,
@@ -73,6 +75,7 @@ const config = args.smoke
       bytesFileMiB: 50,
       coldRuns: 7,
       workerdRuns: 3,
+      durableOps: 300,
     };
 
 const sections = [
@@ -83,6 +86,7 @@ const sections = [
   ["metering", meteringSection],
   ["bytes", bytesSection],
   ["workerd", workerdSection],
+  ["durable", durableSection],
 ];
 
 const started = Date.now();
