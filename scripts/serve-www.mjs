@@ -49,7 +49,8 @@ export function createStaticServer(root) {
         "cache-control": "no-store",
         // The inspector loads nothing from elsewhere and runs no inline script.
         "content-security-policy":
-          "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' blob: data:; object-src 'none'; base-uri 'none'",
+          // connect-src: a live deployment (any https address, or wrangler dev / Miniflare locally).
+          "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' blob: data:; connect-src 'self' https: http://127.0.0.1:* http://localhost:*; object-src 'none'; base-uri 'none'",
         "x-content-type-options": "nosniff",
       });
       res.end(req.method === "HEAD" ? undefined : body);

@@ -12,10 +12,9 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Miniflare } from "miniflare";
 import { SqliteStateDb } from "asap-state";
-import { parseJsonc, wranglerDryRun } from "./helpers.mjs";
+import { bundleDurableObjectsExample, durableObjectsMiniflareOptions } from "./helpers.mjs";
 
 const REPO = resolve(fileURLToPath(new URL("../..", import.meta.url)));
-const EXAMPLE = join(REPO, "examples/durable-objects");
 const TOKEN = "test-token-0123456789abcdef";
 const COORDINATOR = "urn:asap:agent:coordinator";
 const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
@@ -24,25 +23,15 @@ const READER = join(REPO, "tests/interop/read_with_reference.py");
 /** The whole bundled worker, gzip: the goal of issue 13. */
 const BUNDLE_GZIP_BUDGET = 250 * 1024;
 
-const config = parseJsonc(readFileSync(join(EXAMPLE, "wrangler.jsonc"), "utf8"));
 let tmp;
+let bundle;
+let config;
 let outDir;
 let persist;
 let mf;
 
 function start() {
-  return new Miniflare({
-    modules: true,
-    scriptPath: join(outDir, "index.js"),
-    modulesRoot: outDir,
-    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
-    compatibilityDate: config.compatibility_date,
-    durableObjects: Object.fromEntries(config.durable_objects.bindings.map((b) => [b.name, { className: b.class_name, useSQLite: true }])),
-    durableObjectsPersist: persist,
-    bindings: { ...config.vars, STATE_TOKEN: TOKEN },
-    host: "127.0.0.1",
-    port: 0,
-  });
+  return new Miniflare(durableObjectsMiniflareOptions(bundle, persist, { STATE_TOKEN: TOKEN }));
 }
 
 async function restart() {
@@ -110,13 +99,10 @@ async function listAll() {
 
 before(async () => {
   tmp = mkdtempSync(join(tmpdir(), "asap-state-do-example-"));
-  outDir = join(tmp, "out");
   persist = join(tmp, "objects");
-  const wranglerJson = join(tmp, "wrangler.json");
-  const { $schema, ...rest } = config;
-  writeFileSync(wranglerJson, JSON.stringify({ ...rest, main: join(EXAMPLE, config.main) }));
-  const r = wranglerDryRun(tmp, wranglerJson, outDir);
-  assert.match(r.stdout, /env\.TASKS\s+\(TaskState\)\s+Durable Object/);
+  bundle = bundleDurableObjectsExample(tmp);
+  ({ config, outDir } = bundle);
+  assert.match(bundle.stdout, /env\.TASKS\s+\(TaskState\)\s+Durable Object/);
   mf = start();
   await mf.ready;
 });

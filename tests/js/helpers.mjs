@@ -2,6 +2,7 @@
 // and the offline `wrangler deploy --dry-run` bundle of a worker.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { StateError } from "asap-state";
@@ -128,4 +129,35 @@ export function parseJsonc(text) {
     }
   }
   return JSON.parse(out);
+}
+
+/**
+ * examples/durable-objects/ bundled from its wrangler.jsonc as `wrangler deploy` bundles it
+ * (offline) into `tmp/out`: { config, outDir, stdout }.
+ */
+export function bundleDurableObjectsExample(tmp) {
+  const example = join(REPO, "examples/durable-objects");
+  const config = parseJsonc(readFileSync(join(example, "wrangler.jsonc"), "utf8"));
+  const outDir = join(tmp, "out");
+  const wranglerJson = join(tmp, "wrangler.json");
+  const { $schema, ...rest } = config; // eslint-disable-line no-unused-vars
+  writeFileSync(wranglerJson, JSON.stringify({ ...rest, main: join(example, config.main) }));
+  const r = wranglerDryRun(tmp, wranglerJson, outDir);
+  return { config, outDir, stdout: r.stdout };
+}
+
+/** The options of a Miniflare running the bundled example, its objects persisted to `persist`. */
+export function durableObjectsMiniflareOptions({ config, outDir }, persist, bindings = {}) {
+  return {
+    modules: true,
+    scriptPath: join(outDir, "index.js"),
+    modulesRoot: outDir,
+    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
+    compatibilityDate: config.compatibility_date,
+    durableObjects: Object.fromEntries(config.durable_objects.bindings.map((b) => [b.name, { className: b.class_name, useSQLite: true }])),
+    durableObjectsPersist: persist,
+    bindings: { ...config.vars, ...bindings },
+    host: "127.0.0.1",
+    port: 0,
+  };
 }

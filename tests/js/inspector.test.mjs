@@ -420,3 +420,64 @@ INSERT INTO usage_events SELECT printf('evt_%05d', i), printf('task_%05d', i), p
     await page.close();
   }
 });
+
+describe("a live deployment of examples/durable-objects (an address and a token instead of a file)", () => {
+  const TOKEN = "inspector-token-0123456789";
+  let mf;
+  let address;
+  let page;
+  let problems;
+
+  before(async () => {
+    const { Miniflare } = await import("miniflare");
+    const { bundleDurableObjectsExample, durableObjectsMiniflareOptions } = await import("./helpers.mjs");
+    const dir = fs.mkdtempSync(path.join(tmp, "live-"));
+    const bundle = bundleDurableObjectsExample(dir);
+    mf = new Miniflare(durableObjectsMiniflareOptions(bundle, path.join(dir, "objects"), { STATE_TOKEN: TOKEN }));
+    address = String(await mf.ready);
+    // 130 tasks (two pages of GET /state.db), one of them with three versions.
+    const send = async (payload_type, payload) => {
+      const request = { jsonrpc: "2.0", method: "asap.send", id: "1", params: { envelope: { id: `e-${randomBytes(6).toString("hex")}`, asap_version: "0.1", sender: "urn:asap:agent:coordinator", recipient: bundle.config.vars.ASAP_AGENT_ID, payload_type, payload } } };
+      const res = await fetch(new URL("asap", address), { method: "POST", body: JSON.stringify(request) });
+      const body = await res.json();
+      assert.equal(body.result?.envelope?.payload?.ok, true, JSON.stringify(body));
+    };
+    for (const step of [1, 2, 3]) await send("state_save", { snapshot: { task_id: "live-task", data: { step, status: step === 3 ? "done" : "working", notes: [`step ${step}`] } } });
+    for (let k = 0; k < 129; k += 1) await send("state_save", { snapshot: { task_id: `bulk-${String(k).padStart(3, "0")}`, data: { k } } });
+    ({ page, problems } = await inspector());
+  });
+  after(async () => {
+    await page?.close();
+    await mf?.dispose();
+  });
+
+  test("a wrong token: the deployment's 401 is shown, nothing opens", async () => {
+    await page.fill("[data-testid=remote-url]", address);
+    await page.fill("[data-testid=remote-token]", "wrong");
+    await page.click("[data-testid=remote-open]");
+    await page.waitForSelector("[data-testid=error]:not([hidden])");
+    assert.match(await text(page, "error"), /401: invalid bearer token/);
+    assert.notEqual(await page.evaluate(() => document.body.dataset.state), "open");
+  });
+
+  test("the right token: every task of both pages, a task's versions and the diff between two of them", async () => {
+    await page.fill("[data-testid=remote-token]", TOKEN);
+    await page.click("[data-testid=remote-open]");
+    await page.waitForSelector("body[data-state=open], body[data-state=error]", { timeout: 60_000 });
+    assert.equal(await page.evaluate(() => document.body.dataset.state), "open", await text(page, "error").catch(() => ""));
+    assert.equal(await stat(page, "tasks"), "130");
+    assert.equal(await stat(page, "snapshots"), "132");
+    assert.match(await text(page, "stat-file"), /\(live\)/);
+    await page.fill("[data-testid=task-filter]", "live-task");
+    await page.waitForFunction(() => document.querySelector("[data-testid=task-count]").textContent.startsWith("1 of"));
+    await page.locator('[data-task="live-task"] button').click();
+    assert.equal(await text(page, "task-versions"), "3 versions");
+    await page.click("[data-testid=diff-run]");
+    await page.waitForSelector("[data-testid=diff-table]");
+    const diff = await text(page, "diff-table");
+    assert.match(diff, /\/step/);
+    assert.match(diff, /\/status/);
+    await shot(page, "9-live-deployment");
+    assert.deepEqual(problems.filter((p) => !p.includes("401")), []);
+  });
+});

@@ -1,6 +1,6 @@
 // The asap-state inspector: opens a SQLite state file in memory with the package's web build and
 // shows its tasks, versions, diffs and usage. Nothing is sent anywhere; nothing is written back.
-import init, { SqliteStateDb, StateError } from "asap-state/web";
+import init, { SqliteStateDb, StateError, mergeStateImages } from "asap-state/web";
 import { download, fileName, fmt, fmtBytes, h, paint, replace } from "./dom.js";
 import { tasksView } from "./tasks.js";
 import { taskView } from "./task.js";
@@ -192,6 +192,65 @@ async function openFile(file) {
     showError(error, `Could not read ${file.name}`);
   }
 }
+
+/**
+ * A live deployment of examples/durable-objects: every page of `GET /state.db` (100 tasks each,
+ * one SQLite file each), merged into one file and opened like any other. The token goes only into
+ * the requests' Authorization header.
+ */
+async function openDeployment(address, token) {
+  let base;
+  try {
+    base = new URL(address.endsWith("/") ? address : `${address}/`);
+  } catch {
+    showError(new Error(`${JSON.stringify(address)} is not an address`), "Could not open the deployment");
+    return;
+  }
+  try {
+    if (!(await engineFor(base.host))) return;
+  } catch (error) {
+    showError(error, "The engine did not load, so the deployment could not be opened");
+    return;
+  }
+  const name = `${base.host} (live)`;
+  const images = [];
+  let after = "";
+  try {
+    for (;;) {
+      replace($("engine-status"), `Downloading ${name}: page ${images.length + 1}…`);
+      const url = new URL(`state.db?limit=100&after=${after}`, base);
+      const response = await fetch(url, { headers: { authorization: `Bearer ${token}` }, cache: "no-store" });
+      if (!response.ok) {
+        const body = await response.text();
+        let reason = body;
+        try {
+          reason = JSON.parse(body).error ?? body;
+        } catch {
+          // not JSON: the text as it is
+        }
+        throw new Error(`${url.origin}${url.pathname} answered ${response.status}: ${reason}`);
+      }
+      images.push(new Uint8Array(await response.arrayBuffer()));
+      const next = response.headers.get("x-asap-state-next");
+      if (!next) break;
+      after = next;
+    }
+  } catch (error) {
+    showError(error, `Could not download ${name}`);
+    return;
+  }
+  try {
+    await openBytes(name, images.length === 1 ? images[0] : mergeStateImages(images));
+  } catch (error) {
+    showError(error, `Could not open ${name}`);
+  }
+}
+
+$("remote").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  resetViews();
+  await openDeployment($("remote-url").value.trim(), $("remote-token").value);
+});
 
 // ---------------------------------------------------------------- views
 function show(view, taskId) {

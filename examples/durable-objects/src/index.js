@@ -259,6 +259,30 @@ async function sameSecret(given, expected) {
   return diff === 0;
 }
 
+/**
+ * The read endpoints answer pages of other origins (the state inspector, opened from anywhere)
+ * with CORS headers: the bearer token, not the origin, is what grants access, and no cookie is
+ * ever involved.
+ */
+const CORS = {
+  "access-control-allow-origin": "*",
+  "access-control-expose-headers": "x-asap-state-next, content-length, content-disposition",
+};
+
+function withCors(response) {
+  const headers = new Headers(response.headers);
+  for (const [k, v] of Object.entries(CORS)) headers.set(k, v);
+  return new Response(response.body, { status: response.status, headers });
+}
+
+/** The answer to a CORS preflight of a read endpoint. */
+function preflight() {
+  return new Response(null, {
+    status: 204,
+    headers: { ...CORS, "access-control-allow-methods": "GET", "access-control-allow-headers": "authorization", "access-control-max-age": "600" },
+  });
+}
+
 /** `null` when the request carries the STATE_TOKEN bearer token, else the refusal to send. */
 async function refuse(request, env) {
   const expected = env.STATE_TOKEN;
@@ -305,9 +329,9 @@ export default {
           if (request.method !== "GET") return json({ error: `method ${request.method} not allowed` }, 405, { allow: "GET" });
           return health(env);
         case "/tasks":
-          return await listTasks(request, env);
+          return request.method === "OPTIONS" ? preflight() : withCors(await listTasks(request, env));
         case "/state.db":
-          return await download(request, env);
+          return request.method === "OPTIONS" ? preflight() : withCors(await download(request, env));
         default:
           return json({ error: `not found: ${pathname}`, endpoints: ["POST /asap", "GET /.well-known/asap/health", "GET /tasks", "GET /state.db"] }, 404);
       }
