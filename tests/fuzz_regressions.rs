@@ -402,6 +402,30 @@ fn write_seed_corpus() {
     }
 }
 
+#[test]
+fn read_image_finding_1_a_null_in_a_not_null_column_is_refused_by_both_sides() {
+    use asap_state::sql::image::{read_image, write_image, ImageRows};
+    // A row whose record is shorter than its table (columns missing = NULL) read back: refused
+    // as damage; such rows are never written either.
+    let bytes = crasher("read_image", "null-in-a-not-null-column.db");
+    assert_eq!(read_image(&bytes).unwrap_err().code(), "CORRUPT_DATABASE");
+    harness::read_image(&bytes);
+    let rows = ImageRows {
+        snapshots: vec![],
+        usage_events: vec![vec![
+            asap_state::SqlValue::Text("evt".into()),
+            asap_state::SqlValue::Null,
+            asap_state::SqlValue::Text("a".into()),
+            asap_state::SqlValue::Text("c".into()),
+            asap_state::SqlValue::Text("{}".into()),
+            asap_state::SqlValue::Text("2026-01-01T00:00:00+00:00".into()),
+        ]],
+    };
+    let err = write_image(&rows).unwrap_err();
+    assert_eq!(err.code(), "INVALID_ARGUMENT");
+    assert!(err.message().contains("NULL"), "{}", err.message());
+}
+
 // ---------------------------------------------------------------------------------------------
 // The findings, one test each
 // ---------------------------------------------------------------------------------------------

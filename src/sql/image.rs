@@ -578,6 +578,17 @@ pub fn write_image(rows: &ImageRows) -> Result<Vec<u8>> {
                 "{name}: every row needs the table's 6 columns"
             )));
         }
+        // Every column of the reference's tables is NOT NULL (the primary key of usage_events
+        // too, in effect): a file with a NULL there fails integrity_check.
+        if let Some(i) = table
+            .iter()
+            .position(|r| r.iter().any(|v| matches!(v, SqlValue::Null)))
+        {
+            return Err(StateError::InvalidArgument(format!(
+                "{name}: row {} holds a NULL, and every column is NOT NULL",
+                i.saturating_add(1)
+            )));
+        }
     }
     let mut file = File {
         pages: vec![Vec::new()],
@@ -999,6 +1010,14 @@ pub fn read_image(bytes: &[u8]) -> Result<ImageRows> {
                 if let (Some(v), Some(slot)) = (values.get(from), row.get_mut(*to)) {
                     *slot = v.clone();
                 }
+            }
+            // A missing or NULL value in a NOT NULL column: the file breaks its own schema.
+            if let Some(at) = row.iter().position(|v| matches!(v, SqlValue::Null)) {
+                return Err(corrupt(format!(
+                    "a row of {} has no value for {}",
+                    table.name,
+                    table.columns.get(at).copied().unwrap_or("a column")
+                )));
             }
             target.push(row);
         }
