@@ -1,6 +1,6 @@
 // Agent failover, end to end, with real processes and real SQLite files:
 //
-//   node examples/agent-failover.mjs [--steps 12] [--kill-after K] [--step-ms 150] [--keep]
+//   node examples/agent-failover.mjs [--steps 12] [--kill-after K] [--step-ms 150] [--keep] [--durable]
 //
 // A coordinator starts two ASAP agent workers (examples/agent-worker.mjs), `primary` and
 // `backup`, each with ASAP_STORAGE_BACKEND=sqlite and its OWN file (a SQLite file is open in one
@@ -16,6 +16,13 @@
 //
 // This goes further than the reference's agent_failover example, which shares one SQLite file
 // between both workers, never resumes the task and only compares with the latest snapshot.
+//
+// --durable: the Durable Objects variant. The coordinator also runs examples/durable-objects/
+// (bundled as `wrangler deploy` bundles it, in workerd through Miniflare, from the repository's
+// dev dependencies), and both workers save every step there first (ASAP_STATE_URL): the task's
+// object is the one authority on which steps are done. The backup takes over from the task's
+// object (`state_query` to the deployment) instead of the dead primary's file — which may even
+// lack the last step the primary did — and the deployment refuses a step written twice.
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import http from "node:http";
@@ -40,7 +47,7 @@ class Failure extends Error {}
 // ---- options ---------------------------------------------------------------------------------
 
 function parseOptions(argv) {
-  const opts = { steps: 12, killAfter: undefined, stepMs: 150, keep: false };
+  const opts = { steps: 12, killAfter: undefined, stepMs: 150, keep: false, durable: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const int = (lo, hi) => {
@@ -55,7 +62,8 @@ function parseOptions(argv) {
     else if (arg === "--kill-after") opts.killAfter = int(1, 999);
     else if (arg === "--step-ms") opts.stepMs = int(20, 10_000);
     else if (arg === "--keep") opts.keep = true;
-    else throw new Failure(`unknown argument ${arg} (use --steps N, --kill-after K, --step-ms N, --keep)`);
+    else if (arg === "--durable") opts.durable = true;
+    else throw new Failure(`unknown argument ${arg} (use --steps N, --kill-after K, --step-ms N, --keep, --durable)`);
   }
   if (opts.killAfter === undefined) {
     // A random point mid-task: after 3..8 steps (fewer for short tasks), never the last one.
@@ -99,12 +107,12 @@ for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
 }
 
 /** Starts a worker on a free port and resolves once it listens. */
-async function startWorker(name, dbPath, stepMs) {
+async function startWorker(name, dbPath, stepMs, extraEnv = {}) {
   const child = spawn(
     process.execPath,
     [WORKER, "--port", "0", "--name", name, "--step-ms", String(stepMs), "--exit-with-parent"],
     {
-      env: { ...process.env, ASAP_STORAGE_BACKEND: "sqlite", ASAP_STORAGE_PATH: dbPath },
+      env: { ...process.env, ASAP_STORAGE_BACKEND: "sqlite", ASAP_STORAGE_PATH: dbPath, ...extraEnv },
       stdio: ["pipe", "pipe", "pipe"],
     },
   );
@@ -322,14 +330,74 @@ async function readFile(dbPath, taskId, agentIds) {
   }
 }
 
+// ---- the Durable Objects deployment (--durable) ------------------------------------------------
+
+const REPO = path.resolve(path.dirname(WORKER), "..");
+const DURABLE_EXAMPLE = path.join(REPO, "examples/durable-objects");
+const SERVICE_AGENT = "urn:asap:agent:durable-state";
+
+/**
+ * examples/durable-objects/ in workerd: bundled by the repository's wrangler the way `wrangler
+ * deploy` bundles it (offline), run by Miniflare with its objects persisted under `tmp`.
+ */
+async function startStateService(tmp) {
+  const { spawnSync } = await import("node:child_process");
+  const { Miniflare } = await import("miniflare");
+  const jsonc = fs.readFileSync(path.join(DURABLE_EXAMPLE, "wrangler.jsonc"), "utf8").replace(/^\s*\/\/.*$/gm, "");
+  const { $schema, ...config } = JSON.parse(jsonc); // eslint-disable-line no-unused-vars
+  const configFile = path.join(tmp, "wrangler.json");
+  fs.writeFileSync(configFile, JSON.stringify({ ...config, main: path.join(DURABLE_EXAMPLE, config.main) }));
+  const outDir = path.join(tmp, "state-service");
+  const r = spawnSync(process.execPath, [path.join(REPO, "node_modules/wrangler/bin/wrangler.js"), "deploy", "--dry-run", "--outdir", outDir, "--config", configFile], {
+    cwd: tmp,
+    encoding: "utf8",
+    timeout: 120_000,
+    env: { ...process.env, CI: "1", WRANGLER_SEND_METRICS: "false", WRANGLER_LOG_PATH: path.join(tmp, "logs"), XDG_CONFIG_HOME: path.join(tmp, "config") },
+  });
+  if (r.status !== 0) throw new Failure(`bundling examples/durable-objects failed: ${r.stderr || r.stdout}`);
+  const mf = new Miniflare({
+    modules: true,
+    scriptPath: path.join(outDir, "index.js"),
+    modulesRoot: outDir,
+    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
+    compatibilityDate: config.compatibility_date,
+    durableObjects: Object.fromEntries(config.durable_objects.bindings.map((b) => [b.name, { className: b.class_name, useSQLite: true }])),
+    durableObjectsPersist: path.join(tmp, "objects"),
+    bindings: config.vars,
+    host: "127.0.0.1",
+    port: 0,
+  });
+  const url = String(await mf.ready).replace(/\/$/, "");
+  return { mf, url, name: "state service", agentId: SERVICE_AGENT };
+}
+
+/** Every version of the task the deployment holds (asked version by version until one is missing). */
+async function readService(service, taskId) {
+  const snapshots = new Map();
+  for (let v = 1; ; v++) {
+    const answer = await send(service, "state_query", { task_id: taskId, version: v }, "state_query.response");
+    if (!answer.found) break;
+    snapshots.set(v, answer.snapshot);
+  }
+  const latest = await send(service, "state_query", { task_id: taskId }, "state_query.response");
+  return { versions: [...snapshots.keys()], snapshots, latest: latest.found ? latest.snapshot : undefined };
+}
+
 // ---- the demo --------------------------------------------------------------------------------
 
-async function run(opts, tmp) {
+async function run(opts, tmp, cleanup) {
   const { steps, killAfter, stepMs } = opts;
   say(`temp dir ${tmp}; task of ${steps} steps, ${stepMs} ms each; the primary will be killed after step ${killAfter}`);
+  let service = null;
+  if (opts.durable) {
+    service = await startStateService(tmp);
+    cleanup.push(() => service.mf.dispose());
+    say(`state service: examples/durable-objects in workerd at ${service.url} (one Durable Object per task)`);
+  }
+  const shared = service ? { ASAP_STATE_URL: service.url } : {};
   const [primary, backup] = await Promise.all([
-    startWorker("primary", path.join(tmp, "primary.db"), stepMs),
-    startWorker("backup", path.join(tmp, "backup.db"), stepMs),
+    startWorker("primary", path.join(tmp, "primary.db"), stepMs, shared),
+    startWorker("backup", path.join(tmp, "backup.db"), stepMs, shared),
   ]);
   for (const w of [primary, backup]) say(`started ${w.name}: pid ${w.pid}, ${w.url}, state file ${path.basename(w.dbPath)}`);
   const health = await Promise.all([waitHealthy(primary), waitHealthy(backup)]);
@@ -390,10 +458,20 @@ async function run(opts, tmp) {
   say(`primary process gone (${describeExit(exit)})`);
 
   const fromPrimary = await readFile(primary.dbPath, taskId, [primary.agentId, backup.agentId]);
-  const latest = fromPrimary.latest;
-  if (!latest) throw new Failure(`the primary's file holds no snapshot of ${taskId}`);
-  say(`latest snapshot v${latest.version} (${latest.id}) from the primary's file` +
-    (fromPrimary.stalePid ? ` (its lock file, left by pid ${fromPrimary.stalePid}, was taken over)` : ""));
+  let latest = fromPrimary.latest;
+  if (service) {
+    // The task's object is the authority: take over from there, not from the dead primary's file.
+    const answer = await send(service, "state_query", { task_id: taskId }, "state_query.response");
+    if (!answer.found) throw new Failure(`the state service holds no snapshot of ${taskId}`);
+    latest = answer.snapshot;
+    const inFile = fromPrimary.latest?.version ?? 0;
+    say(`latest snapshot v${latest.version} (${latest.id}) from the task's Durable Object` +
+      (inFile === latest.version ? " (the primary's file holds it too)" : ` (the primary's file stops at v${inFile}: it was killed between the two writes)`));
+  } else {
+    if (!latest) throw new Failure(`the primary's file holds no snapshot of ${taskId}`);
+    say(`latest snapshot v${latest.version} (${latest.id}) from the primary's file` +
+      (fromPrimary.stalePid ? ` (its lock file, left by pid ${fromPrimary.stalePid}, was taken over)` : ""));
+  }
   const lastQueried = Math.max(0, ...queried.keys());
   if (lastQueried === 0) say("no state_query answer before the kill had a snapshot yet");
   else if (lastQueried === latest.version) say(`the last state_query answer before the kill (v${lastQueried}) is that snapshot`);
@@ -436,13 +514,14 @@ async function run(opts, tmp) {
   await withTimeout(backup.closed, 5_000, "the backup's output");
   say(`backup stopped (${describeExit(backupExit)})`);
   const fromBackup = await readFile(backup.dbPath, taskId, [primary.agentId, backup.agentId]);
+  const fromService = service ? await readService(service, taskId) : null;
 
-  return verify({ steps, taskId, primary, backup, fromPrimary, fromBackup, queried, latest, final: final.snapshot });
+  return verify({ steps, taskId, primary, backup, fromPrimary, fromBackup, fromService, queried, latest, final: final.snapshot });
 }
 
 /** The checks on the two files; returns the list of failed checks (empty = success). */
-function verify({ steps, taskId, primary, backup, fromPrimary, fromBackup, queried, latest, final }) {
-  console.log("\nverification from the two files:");
+function verify({ steps, taskId, primary, backup, fromPrimary, fromBackup, fromService, queried, latest, final }) {
+  console.log(`\nverification from the two files${fromService ? " and the Durable Objects deployment" : ""}:`);
   const failed = [];
   const check = (ok, text) => {
     console.log(`  ${ok ? "ok  " : "FAIL"} ${text}`);
@@ -453,8 +532,11 @@ function verify({ steps, taskId, primary, backup, fromPrimary, fromBackup, queri
   const byAgent = (snaps, agent) => [...snaps.values()].filter((s) => s.data.agent === agent).map((s) => s.version);
 
   const pVersions = fromPrimary.versions;
-  check(isDeepStrictEqual(pVersions, range(1, k)) && byAgent(fromPrimary.snapshots, primary.agentId).length === k,
-    `primary.db: versions ${pVersions.join(",")} = 1..${k}, all written by the primary`);
+  // With the deployment, the primary may have been killed after saving its last step there and
+  // before saving it in its own file: the file then stops one step short.
+  const inFile = fromService && pVersions.length === k - 1 ? k - 1 : k;
+  check(isDeepStrictEqual(pVersions, range(1, inFile)) && byAgent(fromPrimary.snapshots, primary.agentId).length === inFile,
+    `primary.db: versions ${pVersions.join(",")} = 1..${inFile}, all written by the primary`);
   const copies = byAgent(fromBackup.snapshots, primary.agentId);
   check(isDeepStrictEqual(copies, [k]) && isDeepStrictEqual(fromBackup.snapshots.get(k), latest),
     `backup.db: v${k} is the primary's snapshot (same id ${latest.id}, data, created_at), the only one it did not write`);
@@ -462,14 +544,25 @@ function verify({ steps, taskId, primary, backup, fromPrimary, fromBackup, queri
   check(isDeepStrictEqual(done, range(k + 1, steps)), `backup.db: versions ${done.join(",")} = ${k + 1}..${steps}, written by the backup`);
 
   const span = (vs) => (vs.length === 0 ? "none" : isDeepStrictEqual(vs, range(vs[0], vs.at(-1))) ? `${vs[0]}..${vs.at(-1)}` : vs.join(","));
-  const executed = [...pVersions, ...done].sort((a, b) => a - b);
+  const executed = [...range(1, k), ...done].sort((a, b) => a - b);
   const repeated = executed.filter((v, i) => executed.indexOf(v) !== i);
   const lost = range(1, steps).filter((v) => !executed.includes(v));
   check(repeated.length === 0 && lost.length === 0 && executed.length === steps,
-    `steps 1..${steps}: each done exactly once (primary ${span(pVersions)}, backup ${span(done)}); ` +
+    `steps 1..${steps}: each done exactly once (primary ${span(range(1, k))}, backup ${span(done)}); ` +
       `lost: ${lost.length ? lost.join(",") : "none"}, repeated: ${repeated.length ? repeated.join(",") : "none"}`);
 
   const all = [...fromPrimary.snapshots.values(), ...done.map((v) => fromBackup.snapshots.get(v))];
+  if (fromService) {
+    const sVersions = fromService.versions;
+    check(isDeepStrictEqual(sVersions, range(1, steps)) && fromService.latest?.version === steps,
+      `the task's Durable Object: versions ${span(sVersions)} = 1..${steps}, nothing beyond`);
+    check(isDeepStrictEqual(byAgent(fromService.snapshots, primary.agentId), range(1, k)) && isDeepStrictEqual(byAgent(fromService.snapshots, backup.agentId), range(k + 1, steps)),
+      `the task's Durable Object: v1..v${k} by the primary, v${k + 1}..v${steps} by the backup, each step once`);
+    const same = (local, v) => local === undefined || isDeepStrictEqual(local, fromService.snapshots.get(v));
+    check(range(1, steps).every((v) => same(v <= k ? fromPrimary.snapshots.get(v) : fromBackup.snapshots.get(v), v)) && isDeepStrictEqual(fromService.snapshots.get(k), latest),
+      "every snapshot in the workers' files is the one in the Durable Object (same id, data, created_at)");
+    all.push(...[...fromService.snapshots.values()].filter((s) => s.version <= k && !fromPrimary.snapshots.has(s.version)));
+  }
   const wellFormed = all.every((s) =>
     s.task_id === taskId && s.checkpoint === true && s.data.step === s.version && s.data.total_steps === steps &&
     s.data.results.length === s.version &&
@@ -484,7 +577,8 @@ function verify({ steps, taskId, primary, backup, fromPrimary, fromBackup, queri
 
   // Acknowledged before the kill: the steps it logged and the snapshots it answered with.
   const logged = primary.events.filter((ev) => ev.event === "step");
-  const loggedOk = logged.every((ev) => fromPrimary.snapshots.get(ev.version)?.id === ev.snapshot_id);
+  const loggedOk = logged.every((ev) => fromPrimary.snapshots.get(ev.version)?.id === ev.snapshot_id &&
+    (!fromService || fromService.snapshots.get(ev.version)?.id === ev.snapshot_id));
   const queriedOk = [...queried.values()].every((s) => isDeepStrictEqual(fromPrimary.snapshots.get(s.version), s));
   check(loggedOk && queriedOk,
     `acknowledged by the primary before the kill — ${logged.length} logged steps (v${logged.map((e) => e.version).join(",v")}) ` +
@@ -497,7 +591,7 @@ function verify({ steps, taskId, primary, backup, fromPrimary, fromBackup, queri
   const pIds = fromPrimary.events.map((e) => e.id);
   const bIds = fromBackup.events.map((e) => e.id);
   const expectedP = range(1, k).map((v) => `evt_${taskId}_${v}`);
-  const okP = pIds.every((id, i) => id === expectedP[i]) && (pIds.length === k || pIds.length === k - 1);
+  const okP = pIds.every((id, i) => id === expectedP[i]) && (pIds.length === inFile || pIds.length === inFile - 1);
   check(okP && isDeepStrictEqual(bIds, range(k + 1, steps).map((v) => `evt_${taskId}_${v}`)),
     `usage events: primary ${pIds.length} (steps 1..${pIds.length}), backup ${bIds.length} (steps ${k + 1}..${steps}), none twice`);
   return failed;
@@ -526,13 +620,15 @@ async function main() {
     process.exit(1);
   }, watchdogMs);
   let failed;
+  const cleanup = [];
   try {
-    failed = await run(opts, tmp);
+    failed = await run(opts, tmp, cleanup);
   } catch (err) {
     failed = [err instanceof Failure ? err.message : (err?.stack ?? String(err))];
   } finally {
     clearTimeout(watchdog);
     killChildren();
+    for (const step of cleanup) await step().catch(() => {});
   }
   if (failed.length === 0) {
     if (!opts.keep) fs.rmSync(tmp, { recursive: true, force: true });

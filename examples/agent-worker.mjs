@@ -15,6 +15,12 @@
 // default or `ASAP_STORAGE_BACKEND=sqlite` at `ASAP_STORAGE_PATH`. A SQLite file can be open in
 // one process at a time (a second one gets DATABASE_LOCKED), so every worker needs its own file.
 //
+// ASAP_STATE_URL (optional): the address of an ASAP state service all workers share — the
+// Durable Objects deployment of examples/durable-objects/, one authority per task. Each step's
+// snapshot is then saved there first (`state_save` with `expected_version` = step - 1, so the
+// service refuses a step written twice, whichever worker tries), and only then in the local store,
+// with the same id and created_at.
+//
 // HTTP:
 //   GET  /.well-known/asap/health  {status:"healthy", agent_id, version, asap_version, uptime_seconds, load}
 //   POST /asap                     JSON-RPC 2.0, method "asap.send", params {envelope}:
@@ -149,7 +155,19 @@ export async function startWorker({ port = 8001, name = "worker", stepMs = 150, 
   const snapshots = await createSnapshotStore(env);
   const metering = await createMeteringStore(env);
   const backend = (env.ASAP_STORAGE_BACKEND ?? "memory").trim().toLowerCase();
+  const stateUrl = env.ASAP_STATE_URL ? new URL("asap", env.ASAP_STATE_URL.endsWith("/") ? env.ASAP_STATE_URL : `${env.ASAP_STATE_URL}/`) : null;
   const started = Date.now();
+
+  /** Saves a step's snapshot in the shared state service; throws VERSION_CONFLICT if refused. */
+  async function saveShared(snapshot, expectedVersion) {
+    const envelope = makeEnvelope({ sender: agentId, recipient: "urn:asap:agent:durable-state", payloadType: "state_save", payload: { snapshot, expected_version: expectedVersion } });
+    const res = await fetch(stateUrl, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(rpcRequest(envelope)) });
+    const body = await res.json();
+    const ack = body?.result?.envelope?.payload;
+    if (ack?.ok === true) return ack;
+    const code = ack?.error ?? body?.error?.data?.code ?? `HTTP_${res.status}`;
+    throw Object.assign(new Error(`the state service refused step ${snapshot.version}: ${ack?.message ?? JSON.stringify(body).slice(0, 200)}`), { code });
+  }
   /** task_id → { status: "working" | "completed" | "failed" } for the tasks this worker runs. */
   const running = new Map();
   let stopping = false;
@@ -168,22 +186,25 @@ export async function startWorker({ port = 8001, name = "worker", stepMs = 150, 
         const next = step + 1;
         results.push({ step: next, agent: agentId, value: `result of step ${next}`, at: isoNow() });
         const done = next === state.total_steps;
-        const saved = snapshots.save(
-          {
+        const snapshot = {
+          task_id: taskId,
+          version: next,
+          data: {
             task_id: taskId,
-            version: next,
-            data: {
-              task_id: taskId,
-              step: next,
-              total_steps: state.total_steps,
-              agent: agentId,
-              status: done ? "completed" : "working",
-              results,
-            },
-            checkpoint: true,
+            step: next,
+            total_steps: state.total_steps,
+            agent: agentId,
+            status: done ? "completed" : "working",
+            results,
           },
-          { expectedVersion: next - 1 },
-        );
+          checkpoint: true,
+        };
+        if (stateUrl) {
+          // The shared service first: it is the authority on which steps are done.
+          Object.assign(snapshot, { id: `snap_${ulid()}`, created_at: isoNow() });
+          await saveShared(snapshot, next - 1);
+        }
+        const saved = snapshots.save(snapshot, { expectedVersion: next - 1 });
         step = next;
         metering.record({
           id: `evt_${taskId}_${next}`,
@@ -339,7 +360,7 @@ export async function startWorker({ port = 8001, name = "worker", stepMs = 150, 
     server.listen(port, "127.0.0.1", resolve);
   });
   const actualPort = server.address().port;
-  log({ event: "listening", agent: agentId, port: actualPort, pid: process.pid, backend, path: backend === "sqlite" ? env.ASAP_STORAGE_PATH ?? "asap_state.db" : null });
+  log({ event: "listening", agent: agentId, port: actualPort, pid: process.pid, backend, path: backend === "sqlite" ? env.ASAP_STORAGE_PATH ?? "asap_state.db" : null, state_url: stateUrl?.href ?? null });
 
   return {
     agentId,

@@ -113,6 +113,40 @@ describe("examples/agent-failover.mjs", () => {
     });
   }
 
+  test("--durable: both workers save every step in examples/durable-objects first; the backup takes over from the task's Durable Object", { timeout: 90_000 }, async () => {
+    const r = await runNode([path.join(EXAMPLES, "agent-failover.mjs"), "--durable", "--kill-after", "5"], { timeout: 85_000 });
+    const out = r.stdout;
+    assert.equal(r.code, 0, `exit ${r.code} ${r.signal ?? ""}\n${out}\n${r.stderr}`);
+    const lines = [
+      /state service: examples\/durable-objects in workerd at http:\/\/127\.0\.0\.1:\d+ \(one Durable Object per task\)/,
+      /both healthy: urn:asap:agent:primary/,
+      /step 5 by primary/,
+      /KILLED primary \(SIGKILL, pid \d+\) at step 5/,
+      /latest snapshot v(\d+) \((snap_\w+)\) from the task's Durable Object/,
+      /restored on backup: state_restore\.ack ok/,
+      /completed: task task_\w+ v12 status "completed" on backup/,
+      /verification from the two files and the Durable Objects deployment:/,
+      /ok {3}the task's Durable Object: versions 1\.\.12 = 1\.\.12, nothing beyond/,
+      /ok {3}the task's Durable Object: v1\.\.v\d+ by the primary, v\d+\.\.v12 by the backup, each step once/,
+      /ok {3}every snapshot in the workers' files is the one in the Durable Object/,
+      /Failover demo complete/,
+    ];
+    let at = 0;
+    for (const re of lines) {
+      const m = re.exec(out.slice(at));
+      assert.ok(m, `missing (in order) ${re}\n${out}`);
+      at += m.index + m[0].length;
+    }
+    const latest = Number(/latest snapshot v(\d+) /.exec(out)[1]);
+    assert.ok(latest === 5 || latest === 6, `latest v${latest}, killed after step 5`);
+    assert.match(out, new RegExp(`ok   steps 1\\.\\.12: each done exactly once \\(primary 1\\.\\.${latest}, backup ${latest + 1}\\.\\.12\\); lost: none, repeated: none`));
+    assert.equal((out.match(/^ {2}ok {3}/gm) ?? []).length, 13, out);
+    assert.doesNotMatch(out, /FAIL/);
+    const pids = [...out.matchAll(/started (?:primary|backup): pid (\d+)/g)].map((m) => Number(m[1]));
+    for (const pid of pids) assert.equal(alive(pid), false, `worker pid ${pid} still alive`);
+    assert.equal(fs.existsSync(/temp dir (\S+);/.exec(out)[1]), false, "temp dir left behind");
+  });
+
   test("bad arguments: exit 2 with a message, no worker started", async () => {
     const r = await runNode([path.join(EXAMPLES, "agent-failover.mjs"), "--steps", "12", "--kill-after", "12"]);
     assert.equal(r.code, 2);
