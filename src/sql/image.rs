@@ -202,10 +202,10 @@ impl File {
     }
 }
 
-/// The most of a payload a cell keeps on its page: `table_leaf` for table leaves, index pages
-/// otherwise (the file format's X, M and K).
-fn local_size(payload: usize, table_leaf: bool) -> Result<usize> {
-    let usable = PAGE;
+/// The most of a payload a cell keeps on its page of `usable` bytes: `table_leaf` for table
+/// leaves, index pages otherwise (the file format's X, M and K). The writer and the reader use it
+/// alike.
+fn local_size(payload: usize, table_leaf: bool, usable: usize) -> Result<usize> {
     let max = if table_leaf {
         sub(usable, 35)?
     } else {
@@ -227,7 +227,7 @@ fn local_size(payload: usize, table_leaf: bool) -> Result<usize> {
 /// A cell's payload part: the local bytes, and the first overflow page (the rest written to
 /// overflow pages of `file`).
 fn spill(file: &mut File, payload: &[u8], table_leaf: bool) -> Result<Vec<u8>> {
-    let local = local_size(payload.len(), table_leaf)?;
+    let local = local_size(payload.len(), table_leaf, PAGE)?;
     let (here, rest) = payload.split_at(local.min(payload.len()));
     let mut out = here.to_vec();
     if !rest.is_empty() {
@@ -887,23 +887,7 @@ impl<'a> Reader<'a> {
             return Err(corrupt("a payload larger than the file"));
         }
         let usable = self.usable;
-        let max = sub(usable, 35).map_err(|_| corrupt("usable size"))?;
-        let local = if size <= max {
-            size
-        } else {
-            let min = sub(sub(usable, 12)?.saturating_mul(32) / 255, 23)?;
-            let k = add(
-                min,
-                sub(size, min)?
-                    .checked_rem(sub(usable, 4)?)
-                    .ok_or_else(too_big)?,
-            )?;
-            if k <= max {
-                k
-            } else {
-                min
-            }
-        };
+        let local = local_size(size, true, usable).map_err(|_| corrupt("payload size"))?;
         let mut out = page
             .get(start..add(start, local)?)
             .ok_or_else(|| corrupt("a cell past the end of its page"))?
@@ -1076,4 +1060,177 @@ pub fn merge_images(images: &[&[u8]]) -> Result<Vec<u8>> {
         all.usage_events.extend(rows.usage_events);
     }
     write_image(&all)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> SqlValue {
+        SqlValue::Text(s.to_owned())
+    }
+
+    fn small_image() -> Vec<u8> {
+        let snapshot = vec![
+            t("task"),
+            t("snap_1"),
+            SqlValue::Integer(1),
+            t(r#"{"a":1}"#),
+            SqlValue::Integer(0),
+            t("2026-01-01T00:00:00+00:00"),
+        ];
+        write_image(&ImageRows {
+            snapshots: vec![snapshot],
+            usage_events: vec![],
+        })
+        .unwrap()
+    }
+
+    fn code(r: Result<ImageRows>) -> &'static str {
+        r.unwrap_err().code()
+    }
+
+    #[test]
+    fn varints_round_trip_at_every_width() {
+        for v in [
+            0u64,
+            127,
+            128,
+            16_383,
+            16_384,
+            (1 << 56) - 1,
+            1 << 56,
+            u64::MAX,
+        ] {
+            let mut buf = Vec::new();
+            varint(&mut buf, v);
+            assert_eq!(buf.len(), varint_len(v));
+            assert_eq!(read_varint(&buf, 0).unwrap(), (v, buf.len()), "{v}");
+        }
+        assert_eq!(
+            read_varint(&[0x80, 0x80], 0).unwrap_err().code(),
+            "CORRUPT_DATABASE"
+        );
+    }
+
+    #[test]
+    fn records_hold_every_kind_of_value() {
+        let values = [
+            SqlValue::Null,
+            SqlValue::Integer(0),
+            SqlValue::Integer(1),
+            SqlValue::Integer(-1),
+            SqlValue::Integer(300),
+            SqlValue::Integer(-70_000),
+            SqlValue::Integer(1 << 40),
+            SqlValue::Integer(i64::MIN),
+            SqlValue::Real(-2.5),
+            t("é"),
+            SqlValue::Blob(vec![0, 255]),
+        ];
+        let refs: Vec<&SqlValue> = values.iter().collect();
+        assert_eq!(decode(&record(&refs).unwrap()).unwrap(), values);
+        // A record whose header promises more than it holds; reserved serial types; text that
+        // is not UTF-8.
+        assert!(decode(&[2, 0x0f]).is_err());
+        assert!(decode(&[2, 10]).is_err());
+        assert!(decode(&[2, 15, 0xff]).is_err());
+    }
+
+    #[test]
+    fn values_sort_as_sqlite_sorts_them() {
+        use Ordering::{Equal, Greater, Less};
+        let cases = [
+            (SqlValue::Null, SqlValue::Integer(0), Less),
+            (SqlValue::Integer(2), SqlValue::Real(1.5), Greater),
+            (SqlValue::Real(1.0), SqlValue::Integer(1), Equal),
+            (SqlValue::Real(1.0), SqlValue::Real(2.0), Less),
+            (SqlValue::Integer(9), t("0"), Less),
+            (t("b"), t("a"), Greater),
+            (t("z"), SqlValue::Blob(vec![0]), Less),
+            (SqlValue::Blob(vec![1]), SqlValue::Blob(vec![0]), Greater),
+        ];
+        for (a, b, want) in cases {
+            assert_eq!(compare(&a, &b), want, "{a:?} vs {b:?}");
+        }
+    }
+
+    #[test]
+    fn the_reader_refuses_each_broken_header_field() {
+        let good = small_image();
+        assert!(read_image(&good).is_ok());
+        let with = |at: usize, bytes: &[u8]| {
+            let mut b = good.clone();
+            b[at..at + bytes.len()].copy_from_slice(bytes);
+            b
+        };
+        assert_eq!(code(read_image(b"")), "CORRUPT_DATABASE");
+        assert_eq!(
+            code(read_image(&with(0, b"SQLite format 4"))),
+            "CORRUPT_DATABASE"
+        );
+        assert_eq!(code(read_image(&with(16, &[0, 3]))), "CORRUPT_DATABASE");
+
+        // The same image with page size 512 declared: reserved 40 leaves 472 usable bytes.
+        assert_eq!(
+            code(read_image(&with(16, &[2, 0, 1, 1, 40]))),
+            "CORRUPT_DATABASE"
+        );
+        assert_eq!(
+            code(read_image(&with(56, &[0, 0, 0, 2]))),
+            "CORRUPT_DATABASE"
+        );
+        assert_eq!(
+            code(read_image(&good[..good.len() - 1])),
+            "CORRUPT_DATABASE"
+        );
+        // Page size 1 means 65536: this 4096-byte-page file is then shorter than one page.
+        assert_eq!(code(read_image(&with(16, &[0, 1]))), "CORRUPT_DATABASE");
+    }
+
+    #[test]
+    fn the_reader_refuses_broken_pages_and_schemas() {
+        let good = small_image();
+        // Page 1 is the schema (a table leaf at offset 100): make it an index page.
+        let mut bad = good.clone();
+        bad[100] = 10;
+        assert_eq!(code(read_image(&bad)), "CORRUPT_DATABASE");
+        // An interior page whose right child is itself: a cycle, not a loop.
+        let mut cycle = good.clone();
+        cycle[100] = 5;
+        cycle[103..105].copy_from_slice(&[0, 0]);
+        cycle[108..112].copy_from_slice(&1u32.to_be_bytes());
+        assert_eq!(code(read_image(&cycle)), "CORRUPT_DATABASE");
+        // A child page past the end of the file.
+        let mut past = cycle.clone();
+        past[108..112].copy_from_slice(&999u32.to_be_bytes());
+        assert_eq!(code(read_image(&past)), "CORRUPT_DATABASE");
+        past[108..112].copy_from_slice(&0u32.to_be_bytes());
+        assert_eq!(code(read_image(&past)), "CORRUPT_DATABASE");
+    }
+
+    #[test]
+    fn columns_are_found_by_name_and_other_tables_are_refused() {
+        let order = column_order(
+            r#"CREATE TABLE "snapshots" ("id" TEXT, [task_id] TEXT, `version` INT, data TEXT, checkpoint INT, created_at TEXT, PRIMARY KEY (task_id, version))"#,
+            &schema::SNAPSHOTS,
+        )
+        .unwrap();
+        assert_eq!(order, vec![1, 0, 2, 3, 4, 5]);
+        assert_eq!(
+            column_order("CREATE TABLE snapshots", &schema::SNAPSHOTS)
+                .unwrap_err()
+                .code(),
+            "CORRUPT_DATABASE"
+        );
+        assert_eq!(
+            column_order(
+                "CREATE TABLE snapshots (task_id TEXT, body TEXT)",
+                &schema::SNAPSHOTS
+            )
+            .unwrap_err()
+            .code(),
+            "SCHEMA_MISMATCH"
+        );
+    }
 }

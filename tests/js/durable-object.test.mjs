@@ -12,7 +12,6 @@ import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync } from "node:fs";
 import { isDeepStrictEqual } from "node:util";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -23,12 +22,10 @@ import { Miniflare } from "miniflare";
 import { MemorySnapshotStore, MemoryMeteringStore, SqliteStateDb, StateError, mergeStateImages } from "asap-state";
 import * as durableObject from "asap-state/durable-object";
 import { cases, mixedText } from "./contract/cases.mjs";
-import { wranglerDryRun } from "./helpers.mjs";
+import { readWithReference, wranglerDryRun } from "./helpers.mjs";
 
 const REPO = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 const FIXTURE = join(REPO, "tests/js/fixtures/durable-object/index.js");
-const PYTHON = process.env.ASAP_PYTHON || (existsSync(join(REPO, ".venv/bin/python")) ? join(REPO, ".venv/bin/python") : "");
-const READER = join(REPO, "tests/interop/read_with_reference.py");
 const COMPAT_DATE = "2025-01-01";
 const Database = createRequire(join(REPO, "bench/package.json"))("better-sqlite3");
 
@@ -258,16 +255,10 @@ describe("DurableObjectStateDb in workerd", () => {
       for (const [version, n] of [[1, 1_500_000], [2, 5_000_000], [3, 31 * 1024 * 1024]]) {
         assert.ok(db.snapshots.get("big", version).data.text === mixedText(n), `version ${version} read back whole`);
       }
-      if (PYTHON) {
-        const spec = join(dir, "spec.json");
-        writeFileSync(spec, JSON.stringify({ tasks: ["big"], queries: [], aggregates: [] }));
-        const r = spawnSync(PYTHON, [READER, file, spec], { encoding: "utf8", maxBuffer: 1 << 30, env: { ...process.env, PYTHONDONTWRITEBYTECODE: "1" }, timeout: 300_000 });
-        assert.equal(r.status, 0, `the reference failed: ${r.stderr}`);
-        const theirs = JSON.parse(r.stdout).tasks.big;
-        assert.deepEqual(theirs.versions, [1, 2, 3]);
-        for (const v of [1, 2, 3]) assert.ok(isDeepStrictEqual(theirs.each[String(v)], db.snapshots.get("big", v)), `the reference's version ${v}`);
-      } else {
-        console.log("# skipped the Python reference: set ASAP_PYTHON (make test sets it)");
+      const theirs = readWithReference(file, { tasks: ["big"] });
+      if (theirs) {
+        assert.deepEqual(theirs.tasks.big.versions, [1, 2, 3]);
+        for (const v of [1, 2, 3]) assert.ok(isDeepStrictEqual(theirs.tasks.big.each[String(v)], db.snapshots.get("big", v)), `the reference's version ${v}`);
       }
       db.close();
     } finally {

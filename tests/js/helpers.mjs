@@ -2,7 +2,7 @@
 // and the offline `wrangler deploy --dry-run` bundle of a worker.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { StateError } from "asap-state";
@@ -160,4 +160,30 @@ export function durableObjectsMiniflareOptions({ config, outDir }, persist, bind
     host: "127.0.0.1",
     port: 0,
   };
+}
+
+/** The Python reference's interpreter (ASAP_PYTHON, else the repository's .venv), or "" without one. */
+export const PYTHON = process.env.ASAP_PYTHON || (existsSync(join(REPO, ".venv/bin/python")) ? join(REPO, ".venv/bin/python") : "");
+
+/**
+ * What the Python reference (asap-protocol 2.5.10) reads in the SQLite file `file`, through
+ * tests/interop/read_with_reference.py with `spec` (its `tasks`, `queries`, `aggregates`); the
+ * spec is written beside the file. `null` (and a printed line) when there is no reference here;
+ * `make test` always has one.
+ */
+export function readWithReference(file, spec) {
+  if (!PYTHON) {
+    console.log("# skipped the Python reference: set ASAP_PYTHON (make test sets it)");
+    return null;
+  }
+  const specFile = `${file}.spec.json`;
+  writeFileSync(specFile, JSON.stringify({ queries: [], aggregates: [], ...spec }));
+  const r = spawnSync(PYTHON, [join(REPO, "tests/interop/read_with_reference.py"), file, specFile], {
+    encoding: "utf8",
+    maxBuffer: 1 << 30,
+    env: { ...process.env, PYTHONDONTWRITEBYTECODE: "1" },
+    timeout: 300_000,
+  });
+  assert.equal(r.status, 0, `the reference failed: ${r.stderr}`);
+  return JSON.parse(r.stdout);
 }
