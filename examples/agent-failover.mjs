@@ -24,6 +24,7 @@
 // object (`state_query` to the deployment) instead of the dead primary's file — which may even
 // lack the last step the primary did — and the deployment refuses a step written twice.
 import { spawn } from "node:child_process";
+import crypto from "node:crypto";
 import fs from "node:fs";
 import http from "node:http";
 import os from "node:os";
@@ -33,6 +34,7 @@ import { isDeepStrictEqual } from "node:util";
 import { fileURLToPath } from "node:url";
 import { SqliteStateDb, StateError } from "asap-state";
 import { ASAP_PATH, HEALTH_PATH, SKILL_FAILOVER_WORK, makeEnvelope, rpcRequest, ulid } from "./agent-worker.mjs";
+import { mintDevToken, parseJsonc } from "./shared/dev-token.mjs";
 
 const WORKER = fileURLToPath(new URL("./agent-worker.mjs", import.meta.url));
 const COORDINATOR = "urn:asap:agent:coordinator";
@@ -220,10 +222,10 @@ function withTimeout(promise, ms, what) {
 // ---- HTTP and ASAP ---------------------------------------------------------------------------
 
 /** One HTTP request with a JSON body (no connection reuse); rejects with .code on network errors. */
-function httpJson(method, url, body, timeoutMs) {
+function httpJson(method, url, body, timeoutMs, extraHeaders = {}) {
   return new Promise((resolve, reject) => {
     const data = body === undefined ? undefined : JSON.stringify(body);
-    const headers = data === undefined ? {} : { "content-type": "application/json", "content-length": Buffer.byteLength(data) };
+    const headers = { ...(data === undefined ? {} : { "content-type": "application/json", "content-length": Buffer.byteLength(data) }), ...extraHeaders };
     const req = http.request(url, { method, agent: false, headers }, (res) => {
       const chunks = [];
       res.on("data", (chunk) => chunks.push(chunk));
@@ -255,7 +257,7 @@ const traceId = ulid();
 /** Sends one envelope to `worker` over JSON-RPC and returns the reply envelope's payload. */
 async function send(worker, payloadType, payload, expectType) {
   const envelope = makeEnvelope({ sender: COORDINATOR, recipient: worker.agentId, payloadType, payload, traceId });
-  const res = await httpJson("POST", worker.url + ASAP_PATH, rpcRequest(envelope), 5_000);
+  const res = await httpJson("POST", worker.url + ASAP_PATH, rpcRequest(envelope), 5_000, worker.headers);
   const rpc = res.json;
   if (res.status !== 200 || rpc?.jsonrpc !== "2.0") {
     throw new Failure(`${payloadType} → ${worker.name}: HTTP ${res.status}: ${res.text.slice(0, 300)}`);
@@ -343,8 +345,7 @@ const SERVICE_AGENT = "urn:asap:agent:durable-state";
 async function startStateService(tmp) {
   const { spawnSync } = await import("node:child_process");
   const { Miniflare } = await import("miniflare");
-  const jsonc = fs.readFileSync(path.join(DURABLE_EXAMPLE, "wrangler.jsonc"), "utf8").replace(/^\s*\/\/.*$/gm, "");
-  const { $schema, ...config } = JSON.parse(jsonc); // eslint-disable-line no-unused-vars
+  const { $schema, ...config } = parseJsonc(fs.readFileSync(path.join(DURABLE_EXAMPLE, "wrangler.jsonc"), "utf8")); // eslint-disable-line no-unused-vars
   const configFile = path.join(tmp, "wrangler.json");
   fs.writeFileSync(configFile, JSON.stringify({ ...config, main: path.join(DURABLE_EXAMPLE, config.main) }));
   const outDir = path.join(tmp, "state-service");
@@ -355,6 +356,11 @@ async function startStateService(tmp) {
     env: { ...process.env, CI: "1", WRANGLER_SEND_METRICS: "false", WRANGLER_LOG_PATH: path.join(tmp, "logs"), XDG_CONFIG_HOME: path.join(tmp, "config") },
   });
   if (r.status !== 0) throw new Failure(`bundling examples/durable-objects failed: ${r.stderr || r.stdout}`);
+  // The deployment requires bearer JWTs: here, as under `wrangler dev`, a development secret
+  // (fresh for each run) signs them.
+  const auth = { ASAP_AUTH_HS256_SECRET: crypto.randomBytes(32).toString("hex") };
+  auth.ASAP_AUTH_ISSUER = config.vars.ASAP_AUTH_ISSUER;
+  auth.ASAP_AUTH_AUDIENCE = config.vars.ASAP_AUTH_AUDIENCE;
   const mf = new Miniflare({
     modules: true,
     scriptPath: path.join(outDir, "index.js"),
@@ -363,12 +369,14 @@ async function startStateService(tmp) {
     compatibilityDate: config.compatibility_date,
     durableObjects: Object.fromEntries(config.durable_objects.bindings.map((b) => [b.name, { className: b.class_name, useSQLite: true }])),
     durableObjectsPersist: path.join(tmp, "objects"),
-    bindings: config.vars,
+    bindings: { ...config.vars, ...auth },
     host: "127.0.0.1",
     port: 0,
   });
   const url = String(await mf.ready).replace(/\/$/, "");
-  return { mf, url, name: "state service", agentId: SERVICE_AGENT };
+  // The demo's one tenant: the workers and the coordinator act for it with read and execute.
+  const token = await mintDevToken(auth, { sub: "failover-demo", scope: "asap:read asap:execute" });
+  return { mf, url, name: "state service", agentId: SERVICE_AGENT, token, headers: { authorization: `Bearer ${token}` } };
 }
 
 /** Every version of the task the deployment holds (asked version by version until one is missing). */
@@ -394,7 +402,7 @@ async function run(opts, tmp, cleanup) {
     cleanup.push(() => service.mf.dispose());
     say(`state service: examples/durable-objects in workerd at ${service.url} (one Durable Object per task)`);
   }
-  const shared = service ? { ASAP_STATE_URL: service.url } : {};
+  const shared = service ? { ASAP_STATE_URL: service.url, ASAP_STATE_TOKEN: service.token } : {};
   const [primary, backup] = await Promise.all([
     startWorker("primary", path.join(tmp, "primary.db"), stepMs, shared),
     startWorker("backup", path.join(tmp, "backup.db"), stepMs, shared),

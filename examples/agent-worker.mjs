@@ -19,7 +19,8 @@
 // Durable Objects deployment of examples/durable-objects/, one authority per task. Each step's
 // snapshot is then saved there first (`state_save` with `expected_version` = step - 1, so the
 // service refuses a step written twice, whichever worker tries), and only then in the local store,
-// with the same id and created_at.
+// with the same id and created_at. ASAP_STATE_TOKEN: the bearer token (a JWT with the scope
+// asap:execute) the service requires; every worker of one task must use the same tenant.
 //
 // HTTP:
 //   GET  /.well-known/asap/health  {status:"healthy", agent_id, version, asap_version, uptime_seconds, load}
@@ -161,7 +162,9 @@ export async function startWorker({ port = 8001, name = "worker", stepMs = 150, 
   /** Saves a step's snapshot in the shared state service; throws VERSION_CONFLICT if refused. */
   async function saveShared(snapshot, expectedVersion) {
     const envelope = makeEnvelope({ sender: agentId, recipient: "urn:asap:agent:durable-state", payloadType: "state_save", payload: { snapshot, expected_version: expectedVersion } });
-    const res = await fetch(stateUrl, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(rpcRequest(envelope)) });
+    const headers = { "content-type": "application/json" };
+    if (env.ASAP_STATE_TOKEN) headers.authorization = `Bearer ${env.ASAP_STATE_TOKEN}`;
+    const res = await fetch(stateUrl, { method: "POST", headers, body: JSON.stringify(rpcRequest(envelope)) });
     const body = await res.json();
     const ack = body?.result?.envelope?.payload;
     if (ack?.ok === true) return ack;

@@ -309,14 +309,23 @@ export declare class DurableObjectStateDb {
   free(): void;
 }
 
+/** An image for `mergeStateImages` whose task ids get `taskIdPrefix` in front. */
+export interface PrefixedStateImage {
+  bytes: Uint8Array;
+  /** Put in front of every task id of this image (its snapshots' and its usage events'). */
+  taskIdPrefix?: string;
+}
+
 /**
  * One SQLite file holding every snapshot and usage event of `images` (SQLite files of the
  * reference's tables: `exportBytes()` of Durable Objects or of `SqliteStateDb`s), image after
  * image — several objects' state as one database for the inspector, `sqlite3` or the Python
- * reference. Written without a SQL engine. A damaged image: `CORRUPT_DATABASE`; other columns:
- * `SCHEMA_MISMATCH`; the same task version or event id in two images: `INVALID_ARGUMENT`.
+ * reference. Written without a SQL engine. An image given as `{ bytes, taskIdPrefix }` has its
+ * task ids prefixed (the state of several tenants whose task ids may coincide, as one file). A
+ * damaged image: `CORRUPT_DATABASE`; other columns: `SCHEMA_MISMATCH`; the same task version or
+ * event id in two images: `INVALID_ARGUMENT`.
  */
-export declare function mergeStateImages(images: readonly Uint8Array[]): Uint8Array;
+export declare function mergeStateImages(images: readonly (Uint8Array | PrefixedStateImage)[]): Uint8Array;
 
 /** The snapshot store of a `SqliteStateDb` or `DurableObjectStateDb` (table `snapshots`). */
 export declare class SqliteSnapshotStore {

@@ -9,7 +9,9 @@
 mod host_support;
 mod sqlite_support;
 
-use asap_state::sql::image::{merge_images, read_image, write_image, ImageRows};
+use asap_state::sql::image::{
+    merge_images, merge_images_prefixed, read_image, write_image, ImageRows,
+};
 use asap_state::{
     MeteringStore, SaveOptions, SnapshotStore, SqlValue, SqliteStateDb, StateSnapshotInput,
     UsageEventInput, UsageMetrics,
@@ -465,5 +467,42 @@ fn merged_images_hold_every_row_once() {
     assert_eq!(
         merge_images(&[&ia, &ia]).unwrap_err().code(),
         "INVALID_ARGUMENT"
+    );
+}
+
+#[test]
+fn prefixed_images_of_two_owners_merge_without_colliding() {
+    let dir = TempDir::new("image-merge-prefixed");
+    let rows = |event: usize| ImageRows {
+        snapshots: vec![snapshot_row("task", 1, r#"{"x":1}"#)],
+        usage_events: vec![event_row(event, "agent")],
+    };
+    let (a, b) = (rows(1), rows(2));
+    let (ia, ib) = (write_image(&a).unwrap(), write_image(&b).unwrap());
+    // Unprefixed, the two owners' "task" collide; with a prefix each, both are kept.
+    assert_eq!(
+        merge_images(&[&ia, &ib]).unwrap_err().code(),
+        "INVALID_ARGUMENT"
+    );
+    let merged = merge_images_prefixed(&[(&ia, "alice/"), (&ib, "bob%2F/")]).unwrap();
+    let renamed = |mut r: ImageRows, prefix: &str| {
+        for row in r.snapshots.iter_mut() {
+            row[0] = t(&format!("{prefix}task"));
+        }
+        for row in r.usage_events.iter_mut() {
+            row[1] = t(&format!("{prefix}task"));
+        }
+        r
+    };
+    let (a, b) = (renamed(a, "alice/"), renamed(b, "bob%2F/"));
+    let expected = ImageRows {
+        snapshots: [a.snapshots, b.snapshots].concat(),
+        usage_events: [a.usage_events, b.usage_events].concat(),
+    };
+    assert_eq!(check(&dir, &expected), merged);
+    // An empty prefix is no prefix.
+    assert_eq!(
+        merge_images_prefixed(&[(&ia, "")]).unwrap(),
+        merge_images(&[&ia]).unwrap()
     );
 }

@@ -9,7 +9,7 @@ export type {
   StateRestorePayload, StateSnapshotWireInput, StateSavePayload, StateRequestEnvelope,
   StateQueryResponse, StateRestoreAck, StateSaveAck, StateReplyEnvelope, JsonRpcError, JsonRpcId,
   JsonRpcRequest, JsonRpcResponse, StateEnvelopeResult, StateMessageStores, CopyStores, CopyReport,
-  DurableObjectSqlStorage,
+  DurableObjectSqlStorage, PrefixedStateImage,
 } from "../index.js";
 export {
   StateError, DurableObjectStateDb, SqliteSnapshotStore, SqliteMeteringStore, MemorySnapshotStore,

@@ -1053,13 +1053,37 @@ fn column_order(sql: &str, table: &schema::Table) -> Result<Vec<usize>> {
 /// image after image): the state of several Durable Objects as one database. Two images with a
 /// snapshot of the same task and version, or an event of the same id, are `INVALID_ARGUMENT`.
 pub fn merge_images(images: &[&[u8]]) -> Result<Vec<u8>> {
+    let parts: Vec<(&[u8], &str)> = images.iter().map(|image| (*image, "")).collect();
+    merge_images_prefixed(&parts)
+}
+
+/// [`merge_images`] of `(image, prefix)` pairs: every task id of an image (its snapshots' and
+/// its usage events') gets the image's prefix in front, so that images of different owners
+/// (tenants, say) holding the same task ids merge without colliding.
+pub fn merge_images_prefixed(parts: &[(&[u8], &str)]) -> Result<Vec<u8>> {
     let mut all = ImageRows::default();
-    for image in images {
-        let rows = read_image(image)?;
+    for (image, prefix) in parts {
+        let mut rows = read_image(image)?;
+        if !prefix.is_empty() {
+            prefix_task_ids(&mut rows.snapshots, SNAPSHOT_TASK_COLUMN, prefix);
+            prefix_task_ids(&mut rows.usage_events, EVENT_TASK_COLUMN, prefix);
+        }
         all.snapshots.extend(rows.snapshots);
         all.usage_events.extend(rows.usage_events);
     }
     write_image(&all)
+}
+
+/// The `task_id` column of a `snapshots` row and of a `usage_events` row.
+const SNAPSHOT_TASK_COLUMN: usize = 0;
+const EVENT_TASK_COLUMN: usize = 1;
+
+fn prefix_task_ids(rows: &mut [Vec<SqlValue>], column: usize, prefix: &str) {
+    for row in rows {
+        if let Some(SqlValue::Text(task_id)) = row.get_mut(column) {
+            task_id.insert_str(0, prefix);
+        }
+    }
 }
 
 #[cfg(test)]

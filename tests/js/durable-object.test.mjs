@@ -146,7 +146,19 @@ describe("exportBytes and mergeStateImages", () => {
     db.close();
     // The full entry writes the same file from the same rows.
     assert.deepEqual(mergeStateImages([a, b]), merged);
-    for (const [bad, code] of [[[a, a], "INVALID_ARGUMENT"], [[new Uint8Array(4096)], "CORRUPT_DATABASE"], ["x", "INVALID_ARGUMENT"], [[a, "b"], "INVALID_ARGUMENT"]]) {
+    // Two owners' images with the same task ids: prefixed, both kept, nothing else changed.
+    const three = durableObject.DurableObjectStateDb.open(sqliteStorage());
+    three.snapshots.save({ task_id: "b", data: { n: 3 } });
+    three.metering.record({ id: "e3", task_id: "b", agent_id: "agent", consumer_id: "c", timestamp: "2026-01-01T00:00:00Z" });
+    assert.throws(() => durableObject.mergeStateImages([b, three.exportBytes()]), (e) => e.code === "INVALID_ARGUMENT", "unprefixed, the two b's collide");
+    const both = await SqliteStateDb.open({ bytes: durableObject.mergeStateImages([{ bytes: b, taskIdPrefix: "alice/" }, { bytes: three.exportBytes(), taskIdPrefix: "bob/" }]) });
+    assert.deepEqual(both.snapshots.listTasks().map((t) => t.task_id), ["alice/b", "bob/b"]);
+    assert.deepEqual(both.snapshots.get("alice/b").data, { n: 1 });
+    assert.deepEqual(both.snapshots.get("bob/b").data, { n: 3 });
+    assert.deepEqual(both.metering.query("agent", "2000-01-01T00:00:00Z", "2100-01-01T00:00:00Z").map((e) => e.task_id), ["alice/b", "bob/b"]);
+    both.close();
+    assert.deepEqual(durableObject.mergeStateImages([{ bytes: a }, b]), merged, "no prefix: as given");
+    for (const [bad, code] of [[[a, a], "INVALID_ARGUMENT"], [[new Uint8Array(4096)], "CORRUPT_DATABASE"], ["x", "INVALID_ARGUMENT"], [[a, "b"], "INVALID_ARGUMENT"], [[{ bytes: "b" }], "INVALID_ARGUMENT"], [[{ bytes: b, taskIdPrefix: 7 }], "INVALID_ARGUMENT"]]) {
       assert.throws(() => durableObject.mergeStateImages(bad), (e) => e instanceof durableObject.StateError && e.code === code, String(code));
     }
   });

@@ -12,10 +12,9 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Miniflare } from "miniflare";
 import { SqliteStateDb } from "asap-state";
-import { bundleDurableObjectsExample, durableObjectsMiniflareOptions, readWithReference } from "./helpers.mjs";
+import { AUTH_BINDINGS, bearer, bundleDurableObjectsExample, durableObjectsMiniflareOptions, readWithReference } from "./helpers.mjs";
 
 const REPO = resolve(fileURLToPath(new URL("../..", import.meta.url)));
-const TOKEN = "test-token-0123456789abcdef";
 const COORDINATOR = "urn:asap:agent:coordinator";
 const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 /** The whole bundled worker, gzip: the goal of issue 13. */
@@ -27,9 +26,11 @@ let config;
 let outDir;
 let persist;
 let mf;
+/** The headers of the tests' caller: tenant-a, every scope (the auth tests try the others). */
+let AUTH;
 
 function start() {
-  return new Miniflare(durableObjectsMiniflareOptions(bundle, persist, { STATE_TOKEN: TOKEN }));
+  return new Miniflare(durableObjectsMiniflareOptions(bundle, persist, AUTH_BINDINGS));
 }
 
 async function restart() {
@@ -38,7 +39,7 @@ async function restart() {
   await mf.ready;
 }
 
-async function post(body, headers = {}) {
+async function post(body, headers = AUTH) {
   const res = await mf.dispatchFetch("http://localhost/asap", { method: "POST", body, headers: { "content-type": "application/json", ...headers } });
   return { status: res.status, body: await res.json() };
 }
@@ -86,7 +87,7 @@ async function listAll() {
   const tasks = [];
   let after = "";
   for (;;) {
-    const res = await mf.dispatchFetch(`http://localhost/tasks?after=${encodeURIComponent(after)}&limit=1000`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    const res = await mf.dispatchFetch(`http://localhost/tasks?after=${encodeURIComponent(after)}&limit=1000`, { headers: AUTH });
     assert.equal(res.status, 200);
     const page = await res.json();
     tasks.push(...page.tasks);
@@ -96,6 +97,7 @@ async function listAll() {
 }
 
 before(async () => {
+  AUTH = await bearer("tenant-a");
   tmp = mkdtempSync(join(tmpdir(), "asap-state-do-example-"));
   persist = join(tmp, "objects");
   bundle = bundleDurableObjectsExample(tmp);
@@ -155,14 +157,18 @@ test("bad input: malformed JSON-RPC, an envelope without a task, an oversized bo
   assert.equal(parse.body.error.code, -32700);
   const noTask = await send("state_query", { version: 1 });
   assert.equal(noTask.body.error.code, -32602, JSON.stringify(noTask.body));
-  const big = await mf.dispatchFetch("http://localhost/asap", { method: "POST", body: "x".repeat(34 * 1024 * 1024 + 1) });
+  const big = await mf.dispatchFetch("http://localhost/asap", { method: "POST", body: "x".repeat(34 * 1024 * 1024 + 1), headers: AUTH });
   assert.equal(big.status, 413);
   assert.equal((await big.json()).error.code, -32600);
   for (const authorization of [undefined, "Bearer wrong", "Basic abc"]) {
-    const res = await mf.dispatchFetch("http://localhost/tasks", { headers: authorization ? { authorization } : {} });
+    const headers = authorization ? { authorization } : {};
+    const res = await mf.dispatchFetch("http://localhost/tasks", { headers });
     assert.equal(res.status, 401);
-    assert.match(res.headers.get("www-authenticate"), /^Bearer/);
+    assert.match(res.headers.get("www-authenticate"), /^Bearer .*error="invalid_token"/);
     await res.body?.cancel();
+    const rpc = await post(JSON.stringify({ jsonrpc: "2.0", method: "asap.send", id: 1, params: { envelope: {} } }), headers);
+    assert.equal(rpc.status, 401);
+    assert.equal(rpc.body.error.code, -32001);
   }
   const get = await mf.dispatchFetch("http://localhost/asap");
   assert.equal(get.status, 405);
@@ -238,7 +244,7 @@ test("1,000 tasks in 1,000 objects: the index lists every one, task ids that nee
 });
 
 /** GET /state.db?task_id=… with the token: the HTTP answer. */
-async function download(taskId, authorization = `Bearer ${TOKEN}`) {
+async function download(taskId, authorization = AUTH.authorization) {
   const url = `http://localhost/state.db${taskId === undefined ? "" : `?task_id=${encodeURIComponent(taskId)}`}`;
   return mf.dispatchFetch(url, { headers: authorization ? { authorization } : {} });
 }
@@ -252,7 +258,7 @@ test("GET /state.db?task_id=: the task's object as one SQLite file that sqlite3,
   const missing = await download("never-saved");
   assert.equal(missing.status, 404);
   await missing.body?.cancel();
-  const badLimit = await mf.dispatchFetch("http://localhost/state.db?limit=101", { headers: { authorization: `Bearer ${TOKEN}` } });
+  const badLimit = await mf.dispatchFetch("http://localhost/state.db?limit=101", { headers: AUTH });
   assert.equal(badLimit.status, 400);
   await badLimit.body?.cancel();
 
@@ -313,7 +319,7 @@ test("GET /state.db without a task: pages of up to 100 tasks merged into one fil
   let after = "";
   let pages = 0;
   for (;;) {
-    const res = await mf.dispatchFetch(`http://localhost/state.db?after=${after}&limit=100`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    const res = await mf.dispatchFetch(`http://localhost/state.db?after=${after}&limit=100`, { headers: AUTH });
     assert.equal(res.status, 200);
     const next = res.headers.get("x-asap-state-next");
     const db = await SqliteStateDb.open({ bytes: new Uint8Array(await res.arrayBuffer()) });

@@ -14,11 +14,11 @@ import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { Miniflare } from "miniflare";
 import { SqliteStateDb } from "asap-state";
-import { parseJsonc, wranglerDryRun } from "./helpers.mjs";
+import { createHash } from "node:crypto";
+import { AUTH_BINDINGS, bearer, parseJsonc, wranglerDryRun } from "./helpers.mjs";
 
 const REPO = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 const EXAMPLE = join(REPO, "examples/edge-worker");
-const TOKEN = "test-token-0123456789abcdef";
 const COORDINATOR = "urn:asap:agent:coordinator";
 const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 
@@ -26,11 +26,15 @@ const config = parseJsonc(readFileSync(join(EXAMPLE, "wrangler.jsonc"), "utf8"))
 let tmp;
 let outDir;
 const instances = new Set();
+/** The headers of the tests' caller: tenant-a, every scope (tests/js/auth.test.mjs tries the others). */
+let AUTH;
+/** The KV key of a tenant's image, as the worker names it. */
+const keyOf = (tenant) => `tenants/${createHash("sha256").update(tenant).digest("hex")}/state.db`;
+const KEY_A = keyOf("tenant-a");
 
-/** Starts the bundled worker in a new Miniflare (a new workerd, a new isolate); `token: null` = no secret. */
-async function start({ kvDir, vars = {}, token = TOKEN }) {
-  const bindings = { ...config.vars, ...vars };
-  if (token !== null) bindings.STATE_TOKEN = token;
+/** Starts the bundled worker in a new Miniflare (a new workerd, a new isolate); `auth: false` = no authentication configured. */
+async function start({ kvDir, vars = {}, auth = true }) {
+  const bindings = { ...config.vars, ...(auth ? AUTH_BINDINGS : {}), ...vars };
   const t0 = performance.now();
   const mf = new Miniflare({
     modules: true,
@@ -54,12 +58,12 @@ async function stop(mf) {
   await mf.dispose();
 }
 
-async function get(mf, path, headers = {}) {
+async function get(mf, path, headers = AUTH) {
   return mf.dispatchFetch(`http://localhost${path}`, { headers });
 }
 
-async function post(mf, body, path = "/asap") {
-  const res = await mf.dispatchFetch(`http://localhost${path}`, { method: "POST", body, headers: { "content-type": "application/json" } });
+async function post(mf, body, path = "/asap", headers = AUTH) {
+  const res = await mf.dispatchFetch(`http://localhost${path}`, { method: "POST", body, headers: { "content-type": "application/json", ...headers } });
   return { status: res.status, headers: res.headers, body: await res.json() };
 }
 
@@ -126,7 +130,8 @@ function sqlite3(file, sql) {
   return r.error ? undefined : { status: r.status, out: r.stdout.trim(), err: r.stderr };
 }
 
-before(() => {
+before(async () => {
+  AUTH = await bearer("tenant-a");
   tmp = mkdtempSync(join(tmpdir(), "asap-state-edge-"));
   outDir = join(tmp, "out");
   // The example's own configuration, with `main` made absolute so that wrangler's scratch files
@@ -152,6 +157,8 @@ test("the example's configuration: a KV namespace STATE, the agent id, the sqlit
   assert.equal(config.vars.ASAP_AGENT_ID, "urn:asap:agent:edge-state");
   assert.equal(config.vars.ASAP_STORAGE_BACKEND, "sqlite");
   assert.equal(config.vars.STATE_TOKEN, undefined);
+  assert.equal(config.vars.ASAP_AUTH_HS256_SECRET, undefined, "no secret in the configuration");
+  assert.equal(config.vars.ASAP_AUTH_JWKS_URL, "", "no identity provider until one is configured");
   const files = readdirSync(outDir);
   assert.equal(files.filter((f) => f.endsWith(".wasm")).length, 1, `one .wasm module in ${files}`);
   const sources = JSON.parse(readFileSync(join(outDir, "index.js.map"), "utf8")).sources.map((s) => resolve(outDir, s));
@@ -283,15 +290,20 @@ test("JSON-RPC errors: HTTP 200 with an error member; HTTP errors for the wrong 
   // None of these was answered with an envelope, so none was metered.
 });
 
-test("GET /state.db: 401 without or with a wrong bearer token; the image with the right one", async () => {
-  for (const headers of [{}, { authorization: "Bearer wrong-token" }, { authorization: `Basic ${btoa(`x:${TOKEN}`)}` }, { authorization: `Bearer ${TOKEN}x` }, { authorization: "Bearer" }]) {
+test("GET /state.db: 401 without or with a wrong bearer token, 403 without asap:admin; the image with the right one", async () => {
+  const token = AUTH.authorization.slice("Bearer ".length);
+  for (const headers of [{}, { authorization: "Bearer wrong-token" }, { authorization: `Basic ${btoa(`x:${token}`)}` }, { authorization: `Bearer ${token}x` }, { authorization: "Bearer" }]) {
     const res = await get(A, "/state.db", headers);
     assert.equal(res.status, 401, JSON.stringify(headers));
-    assert.match(res.headers.get("www-authenticate"), /^Bearer\b/);
+    assert.match(res.headers.get("www-authenticate"), /^Bearer .*error="invalid_token"/);
     assert.match(res.headers.get("content-type"), /^application\/json/);
     assert.equal(typeof (await res.json()).error, "string");
   }
-  const res = await get(A, "/state.db", { authorization: `Bearer ${TOKEN}` });
+  const notAdmin = await get(A, "/state.db", await bearer("tenant-a", "asap:read asap:execute"));
+  assert.equal(notAdmin.status, 403);
+  assert.match(notAdmin.headers.get("www-authenticate"), /error="insufficient_scope".*scope="asap:admin"/);
+  await notAdmin.body?.cancel();
+  const res = await get(A, "/state.db");
   assert.equal(res.headers.get("content-type"), "application/vnd.sqlite3");
   assert.match(res.headers.get("content-disposition"), /^attachment; filename="state\.db"$/);
   const bytes = await imageOf(res);
@@ -330,8 +342,9 @@ test("GET /state.db: 401 without or with a wrong bearer token; the image with th
 
 test("KV holds the image as of the last successful save", async () => {
   const kv = await A.getKVNamespace("STATE");
-  const stored = await kv.get("state.db", "arrayBuffer");
-  assert.ok(stored, "KV key state.db is written");
+  const stored = await kv.get(KEY_A, "arrayBuffer");
+  assert.ok(stored, "the tenant's KV key is written");
+  assert.deepEqual((await kv.getWithMetadata(KEY_A)).metadata, { tenant: "tenant-a" });
   const db = await SqliteStateDb.open({ bytes: new Uint8Array(stored) });
   try {
     assert.deepEqual(db.snapshots.listVersions("task-edge-1"), [1, 2]);
@@ -356,7 +369,7 @@ test("state survives a restart: a new isolate reloads the image from KV", async 
   const t3 = performance.now();
   assert.equal(v1.found, true);
   assert.deepEqual(v1.snapshot, saved.v1Snapshot);
-  const image = await (await A.getKVNamespace("STATE")).get("state.db", "arrayBuffer");
+  const image = await (await A.getKVNamespace("STATE")).get(KEY_A, "arrayBuffer");
   console.log(
     `# edge worker cold start: restart on the same KV: new Miniflare() → ready ${started.readyMs.toFixed(0)} ms, → first health response ${healthMs.toFixed(0)} ms; ` +
       `first request → first answered state_query ${(t3 - t1).toFixed(0)} ms (the query alone, loading the ${image.byteLength}-byte image from KV and opening it: ${(t3 - t2).toFixed(0)} ms)`,
@@ -370,7 +383,7 @@ test("state survives a restart: a new isolate reloads the image from KV", async 
   assert.equal(third.ok, true);
   assert.equal(third.version, 3);
 
-  const db = await SqliteStateDb.open({ bytes: await imageOf(await get(A, "/state.db", { authorization: `bearer ${TOKEN}` })) });
+  const db = await SqliteStateDb.open({ bytes: await imageOf(await get(A, "/state.db", { authorization: AUTH.authorization.replace("Bearer", "bearer") })) });
   try {
     assert.deepEqual(db.snapshots.listVersions("task-edge-1"), [1, 2, 3]);
     // The persisted usage came back too, and this isolate's four answers were added to it.
@@ -390,7 +403,7 @@ test("concurrent first requests on a fresh isolate share one database; concurren
   const versions = answers.slice(6).map((res) => reply(res, "state_save.ack").version);
   assert.deepEqual([...versions].sort(), [1, 2, 3]);
   // The isolate's KV writes are serialised: the last one holds all three saves.
-  const db = await SqliteStateDb.open({ bytes: new Uint8Array(await (await A.getKVNamespace("STATE")).get("state.db", "arrayBuffer")) });
+  const db = await SqliteStateDb.open({ bytes: new Uint8Array(await (await A.getKVNamespace("STATE")).get(KEY_A, "arrayBuffer")) });
   try {
     assert.deepEqual(db.snapshots.listVersions("task-edge-3"), [1, 2, 3]);
     assert.deepEqual(db.snapshots.listVersions("task-edge-1"), [1, 2, 3]);
@@ -458,9 +471,9 @@ test("ASAP_STORAGE_BACKEND=memory: the package's memory stores, nothing persiste
   const ack = reply(await send(mf, "state_save", { snapshot: { task_id: "mem-task", data: { n: 1 } } }), "state_save.ack");
   assert.equal(ack.ok, true);
   assert.equal(reply(await send(mf, "state_query", { task_id: "mem-task" }), "state_query.response").snapshot.id, ack.snapshot_id);
-  assert.equal(await (await mf.getKVNamespace("STATE")).get("state.db"), null, "the memory backend writes nothing to KV");
+  assert.deepEqual((await (await mf.getKVNamespace("STATE")).list()).keys, [], "the memory backend writes nothing to KV");
   // The download is a SQLite image of the memory stores (copyState into a fresh database).
-  const db = await SqliteStateDb.open({ bytes: await imageOf(await get(mf, "/state.db", { authorization: `Bearer ${TOKEN}` })) });
+  const db = await SqliteStateDb.open({ bytes: await imageOf(await get(mf, "/state.db")) });
   try {
     assert.equal(db.snapshots.get("mem-task").id, ack.snapshot_id);
     assert.equal(db.metering.aggregate("urn:asap:agent:edge-state", "all").total_tasks, 2);
@@ -474,14 +487,20 @@ test("ASAP_STORAGE_BACKEND=memory: the package's memory stores, nothing persiste
   await stop(mf);
 });
 
-test("no STATE_TOKEN: GET /state.db is 503, never open; an unknown backend is a 500 JSON error", async () => {
+test("no authentication configured: every state endpoint is 503, never open; an unknown backend is a 500 JSON error", async () => {
   const kvDir = join(tmp, "kv-misc");
-  const { mf } = await start({ kvDir, token: null, vars: { ASAP_STORAGE_BACKEND: " Redis " } });
-  for (const headers of [{}, { authorization: "Bearer " }, { authorization: "Bearer undefined" }]) {
+  let { mf } = await start({ kvDir, auth: false });
+  for (const headers of [{}, { authorization: "Bearer " }, AUTH]) {
     const res = await get(mf, "/state.db", headers);
     assert.equal(res.status, 503);
-    assert.match((await res.json()).error, /STATE_TOKEN/);
+    assert.match((await res.json()).error, /authentication is not configured: set ASAP_AUTH_JWKS_URL/);
+    const rpc = await post(mf, JSON.stringify({ jsonrpc: "2.0", method: "asap.send", id: 1, params: {} }), "/asap", headers);
+    assert.equal(rpc.status, 503);
+    assert.match(rpc.body.error.message, /authentication is not configured/);
   }
+  assert.deepEqual((await (await mf.getKVNamespace("STATE")).list()).keys, [], "nothing opened or written");
+  await stop(mf);
+  ({ mf } = await start({ kvDir, vars: { ASAP_STORAGE_BACKEND: " Redis " } }));
   const res = await send(mf, "state_query", { task_id: "t" });
   assert.equal(res.status, 500);
   assert.deepEqual(res.body, { error: "Unknown ASAP_STORAGE_BACKEND='redis'. Use 'memory' or 'sqlite'.", code: "UNKNOWN_BACKEND" });
@@ -493,7 +512,7 @@ test("a damaged image in KV: 500 CORRUPT_DATABASE on every request, the image le
   const kvDir = join(tmp, "kv-corrupt");
   let { mf } = await start({ kvDir });
   const garbage = new TextEncoder().encode("this is not a SQLite database, but it is in KV under state.db");
-  await (await mf.getKVNamespace("STATE")).put("state.db", garbage);
+  await (await mf.getKVNamespace("STATE")).put(KEY_A, garbage);
   await stop(mf);
   ({ mf } = await start({ kvDir }));
   for (let i = 0; i < 2; i++) {
@@ -502,8 +521,8 @@ test("a damaged image in KV: 500 CORRUPT_DATABASE on every request, the image le
     assert.equal(res.body.code, "CORRUPT_DATABASE");
     assert.equal(typeof res.body.error, "string");
   }
-  assert.equal((await get(mf, "/state.db", { authorization: `Bearer ${TOKEN}` })).status, 500);
-  const kept = new Uint8Array(await (await mf.getKVNamespace("STATE")).get("state.db", "arrayBuffer"));
+  assert.equal((await get(mf, "/state.db")).status, 500);
+  const kept = new Uint8Array(await (await mf.getKVNamespace("STATE")).get(KEY_A, "arrayBuffer"));
   assert.deepEqual(kept, garbage);
   await stop(mf);
 });

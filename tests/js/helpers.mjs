@@ -6,6 +6,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { StateError } from "asap-state";
+import { mintDevToken, parseJsonc } from "../../examples/shared/dev-token.mjs";
 
 const REPO = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 
@@ -108,35 +109,29 @@ export function wranglerDryRun(tmp, config, outDir) {
   return r;
 }
 
-/** JSON with // and /* *\/ comments (wrangler.jsonc) → a value; strings are left alone. */
-export function parseJsonc(text) {
-  let out = "";
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (c === '"') {
-      let j = i + 1;
-      while (j < text.length && text[j] !== '"') j += text[j] === "\\" ? 2 : 1;
-      out += text.slice(i, j + 1);
-      i = j;
-    } else if (c === "/" && text[i + 1] === "/") {
-      while (i < text.length && text[i] !== "\n") i++;
-      out += "\n";
-    } else if (c === "/" && text[i + 1] === "*") {
-      i = text.indexOf("*/", i + 2) + 1;
-      assert.ok(i > 0, "unterminated comment in wrangler.jsonc");
-    } else {
-      out += c;
-    }
-  }
-  return JSON.parse(out);
-}
+/** JSON with comments (wrangler.jsonc) → a value; the examples' own parser, strings left alone. */
+export { parseJsonc };
 
 /**
- * examples/durable-objects/ bundled from its wrangler.jsonc as `wrangler deploy` bundles it
- * (offline) into `tmp/out`: { config, outDir, stdout }.
+ * The Worker examples' authentication in the tests: a shared HS256 secret (as `wrangler dev`
+ * would have it from .dev.vars), an issuer and an audience. `token(sub, scope)` mints a token
+ * the examples accept; `bearer(sub, scope)` the headers that carry it.
  */
-export function bundleDurableObjectsExample(tmp) {
-  const example = join(REPO, "examples/durable-objects");
+export const AUTH_BINDINGS = Object.freeze({
+  ASAP_AUTH_HS256_SECRET: "the-tests-shared-secret-0123456789abcdef",
+  ASAP_AUTH_ISSUER: "https://issuer.test/",
+  ASAP_AUTH_AUDIENCE: "asap-state",
+});
+export const ALL_SCOPES = "asap:read asap:execute asap:admin";
+export const token = (sub = "tenant-a", scope = ALL_SCOPES, options = {}) => mintDevToken(AUTH_BINDINGS, { sub, scope, ...options });
+export const bearer = async (sub, scope, options) => ({ authorization: `Bearer ${await token(sub, scope, options)}` });
+
+/**
+ * examples/<name>/ bundled from its wrangler.jsonc as `wrangler deploy` bundles it (offline)
+ * into `tmp/out`: { config, outDir, stdout }.
+ */
+export function bundleExample(name, tmp) {
+  const example = join(REPO, "examples", name);
   const config = parseJsonc(readFileSync(join(example, "wrangler.jsonc"), "utf8"));
   const outDir = join(tmp, "out");
   const wranglerJson = join(tmp, "wrangler.json");
@@ -144,6 +139,25 @@ export function bundleDurableObjectsExample(tmp) {
   writeFileSync(wranglerJson, JSON.stringify({ ...rest, main: join(example, config.main) }));
   const r = wranglerDryRun(tmp, wranglerJson, outDir);
   return { config, outDir, stdout: r.stdout };
+}
+
+/** examples/durable-objects/ bundled (see `bundleExample`). */
+export const bundleDurableObjectsExample = (tmp) => bundleExample("durable-objects", tmp);
+
+/** The options of a Miniflare running the bundled examples/edge-worker/, its KV persisted to `kvDir`. */
+export function edgeWorkerMiniflareOptions({ config, outDir }, kvDir, bindings = {}) {
+  return {
+    modules: true,
+    scriptPath: join(outDir, "index.js"),
+    modulesRoot: outDir,
+    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
+    compatibilityDate: config.compatibility_date,
+    kvNamespaces: config.kv_namespaces.map((ns) => ns.binding),
+    kvPersist: kvDir,
+    bindings: { ...config.vars, ...bindings },
+    host: "127.0.0.1",
+    port: 0,
+  };
 }
 
 /** The options of a Miniflare running the bundled example, its objects persisted to `persist`. */

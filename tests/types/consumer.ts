@@ -444,6 +444,7 @@ const objectUsage: UsageEvent = objectDb.metering.record({ task_id: "t", agent_i
 const objectStores: CopyStores = objectDb;
 const objectImage: Uint8Array = objectDb.exportBytes();
 const mergedImage: Uint8Array = mergeStateImages([objectImage, objectDb.exportBytes()]);
+const mergedTenants: Uint8Array = mergeStateImages([{ bytes: objectImage, taskIdPrefix: "alice/" }, objectImage]);
 objectDb.close();
 void (DoStateError === StateError);
 {
@@ -453,13 +454,15 @@ void (DoStateError === StateError);
   DurableObjectStateDb.open({ sql: {} });
   // @ts-expect-error mergeStateImages takes an array of images
   mergeStateImages(objectImage);
+  // @ts-expect-error a prefixed image's prefix is a string
+  mergeStateImages([{ bytes: objectImage, taskIdPrefix: 1 }]);
   // @ts-expect-error exportBytes gives bytes, not text
   const text: string = objectDb.exportBytes();
   void text;
 }
 
 export const used = {
-  objectSaved, objectUsage, objectStores, objectImage, mergedImage,
+  objectSaved, objectUsage, objectStores, objectImage, mergedImage, mergedTenants,
   version, byId, versions, deletedOne, deletedAll, tasks, pruned, step, metrics, events, aggregate,
   buckets, agents, csv, web, rejected, described, counts, responseId, resultEnvelope, responseError,
   copies, rejectedMessages,

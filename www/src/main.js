@@ -218,7 +218,12 @@ async function openDeployment(address, token) {
   try {
     for (;;) {
       replace($("engine-status"), `Downloading ${name}: page ${images.length + 1}…`);
-      const url = new URL(`state.db?limit=100&after=${after}`, base);
+      // The address's `tenant` (another tenant's tasks, or `*` for all) is kept.
+      const url = new URL("state.db", base);
+      const tenant = base.searchParams.get("tenant");
+      if (tenant !== null) url.searchParams.set("tenant", tenant);
+      url.searchParams.set("limit", "100");
+      url.searchParams.set("after", decodeURIComponent(after));
       const response = await fetch(url, { headers: { authorization: `Bearer ${token}` }, cache: "no-store" });
       if (!response.ok) {
         const body = await response.text();

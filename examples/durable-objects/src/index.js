@@ -3,13 +3,20 @@
 // location instead of one database per isolate.
 //
 //   POST /asap                      JSON-RPC 2.0 `asap.send` with state_save / state_query / state_restore
-//   GET  /.well-known/asap/health   the reference's health document
-//   GET  /tasks                     every task saved so far, from the index (Authorization: Bearer <STATE_TOKEN>)
-//   GET  /state.db?task_id=<id>     that task's state as one SQLite file (Authorization: Bearer <STATE_TOKEN>)
+//                                   (scope asap:read for state_query, asap:execute for the others)
+//   GET  /.well-known/asap/health   the reference's health document (public)
+//   GET  /tasks                     the caller's tasks, from the index (scope asap:read)
+//   GET  /state.db?task_id=<id>     that task's state as one SQLite file (scope asap:admin)
 //   GET  /state.db?after=&limit=    a page of tasks (at most 100, in task id order) as one SQLite file
+//   (`&tenant=<t>` or `&tenant=*` on the last three: another tenant, or all; asap:admin only)
+//
+// Every state endpoint takes a bearer JWT (../shared/auth.js: JWKS or, for local development, an
+// HS256 secret; issuer and audience checked). The token's tenant (its `sub`, or the claim
+// ASAP_AUTH_TENANT_CLAIM names) is part of every object's name and of every index entry, so a
+// tenant's requests can only ever reach that tenant's objects.
 //
 // The worker itself holds no state. It reads the task id from the request and forwards the
-// request to that task's object, `TASKS.idFromName(task_id)`: Cloudflare runs exactly one instance
+// request to that task's object, `TASKS.idFromName(objectName(tenant, task_id))`: Cloudflare runs exactly one instance
 // of that object in the world, single-threaded, so `expected_version` holds however many isolates
 // and locations the requests arrive through. The object keeps the task's snapshots — and the usage
 // of the requests about that task — in the Python reference's two tables of its own SQLite storage
@@ -27,6 +34,7 @@ import {
   handleAsapRequest,
 } from "asap-state/durable-object";
 import { version as PACKAGE_VERSION } from "asap-state/package.json";
+import { SCOPE_ADMIN, SCOPE_OF_PAYLOAD, SCOPE_READ, Refusal, authenticate, qualifiedTaskId, tenantOf } from "../../shared/auth.js";
 
 const DEFAULT_AGENT_ID = "urn:asap:agent:durable-state";
 const ASAP_VERSION = "0.1";
@@ -66,6 +74,14 @@ function requestTaskId(request) {
   return typeof taskId === "string" && taskId.length > 0 ? taskId : undefined;
 }
 
+/** The name of a tenant's task's object: unambiguous (JSON), so no two (tenant, task) pairs share one. */
+function objectName(tenant, taskId) {
+  return JSON.stringify([tenant, taskId]);
+}
+
+/** The internal header that tells a task's object its tenant (set by the worker only). */
+const TENANT_HEADER = "x-asap-tenant";
+
 /** The task a reply envelope is about (every state reply names it). */
 function replyTaskId(payload) {
   if (typeof payload?.task_id === "string") return payload.task_id;
@@ -78,7 +94,8 @@ export class TaskState extends DurableObject {
   constructor(ctx, env) {
     super(ctx, env);
     this.db = DurableObjectStateDb.open(ctx.storage);
-    // Whether this task is in the index yet (a table of the object's own, beside the reference's).
+    // The object's tenant and task, and whether the task is in the index yet (a table of the
+    // object's own, beside the reference's).
     ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS asap_object (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
   }
 
@@ -103,7 +120,9 @@ export class TaskState extends DurableObject {
       } catch (err) {
         console.error("asap durable objects: usage not recorded:", logged(err));
       }
-      if (reply.payload_type === "state_save.ack" && reply.payload?.ok === true) await this.enterInIndex(taskId);
+      if (reply.payload_type === "state_save.ack" && reply.payload?.ok === true) {
+        await this.enterInIndex(request.headers.get(TENANT_HEADER) ?? "", taskId);
+      }
     }
     return json(response);
   }
@@ -115,12 +134,12 @@ export class TaskState extends DurableObject {
   }
 
   /** Enters the task in the index once; if the index is unreachable, an alarm retries later. */
-  async enterInIndex(taskId) {
+  async enterInIndex(tenant, taskId) {
     const known = this.ctx.storage.sql.exec("SELECT value FROM asap_object WHERE key = 'indexed'").toArray();
     if (known.length > 0) return;
-    this.ctx.storage.sql.exec("INSERT OR REPLACE INTO asap_object (key, value) VALUES ('task_id', ?)", taskId);
+    this.ctx.storage.sql.exec("INSERT OR REPLACE INTO asap_object (key, value) VALUES ('tenant', ?), ('task_id', ?)", tenant, taskId);
     try {
-      await indexStub(this.env).add(taskId);
+      await indexStub(this.env).add(tenant, taskId);
       this.ctx.storage.sql.exec("INSERT OR REPLACE INTO asap_object (key, value) VALUES ('indexed', '1')");
     } catch (err) {
       // The save is durable and acknowledged either way; the index catches up.
@@ -130,33 +149,50 @@ export class TaskState extends DurableObject {
   }
 
   async alarm() {
-    const row = this.ctx.storage.sql.exec("SELECT value FROM asap_object WHERE key = 'task_id'").toArray()[0];
-    if (row) await this.enterInIndex(row.value);
+    const rows = Object.fromEntries(this.ctx.storage.sql.exec("SELECT key, value FROM asap_object").toArray().map((r) => [r.key, r.value]));
+    if (rows.task_id !== undefined) await this.enterInIndex(rows.tenant ?? "", rows.task_id);
   }
 }
 
-/** Every task that has been saved: one row per task, written once, at its first save. */
+/** Every task that has been saved, by tenant: one row per task, written once, at its first save. */
 export class TaskIndex extends DurableObject {
   constructor(ctx, env) {
     super(ctx, env);
-    ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS tasks (task_id TEXT PRIMARY KEY, first_saved_at TEXT NOT NULL)");
+    ctx.storage.sql.exec(
+      "CREATE TABLE IF NOT EXISTS tenant_tasks (tenant TEXT NOT NULL, task_id TEXT NOT NULL, first_saved_at TEXT NOT NULL, PRIMARY KEY (tenant, task_id))",
+    );
   }
 
-  add(taskId) {
-    this.ctx.storage.sql.exec("INSERT OR IGNORE INTO tasks (task_id, first_saved_at) VALUES (?, ?)", taskId, new Date().toISOString());
+  add(tenant, taskId) {
+    this.ctx.storage.sql.exec("INSERT OR IGNORE INTO tenant_tasks (tenant, task_id, first_saved_at) VALUES (?, ?, ?)", tenant, taskId, new Date().toISOString());
   }
 
-  /** Whether the task has been saved. */
-  has(taskId) {
-    return this.ctx.storage.sql.exec("SELECT 1 FROM tasks WHERE task_id = ?", taskId).toArray().length > 0;
+  /** Whether the tenant's task has been saved. */
+  has(tenant, taskId) {
+    return this.ctx.storage.sql.exec("SELECT 1 FROM tenant_tasks WHERE tenant = ? AND task_id = ?", tenant, taskId).toArray().length > 0;
   }
 
-  /** Up to `limit` task ids after `after` (exclusive), in order: one page of the listing. */
-  list(after, limit) {
+  /** Up to `limit` of the tenant's task ids after `after` (exclusive), in order: one page. */
+  list(tenant, after, limit) {
     return this.ctx.storage.sql
-      .exec("SELECT task_id FROM tasks WHERE task_id > ? ORDER BY task_id LIMIT ?", after, limit)
+      .exec("SELECT task_id FROM tenant_tasks WHERE tenant = ? AND task_id > ? ORDER BY task_id LIMIT ?", tenant, after, limit)
       .toArray()
       .map((r) => r.task_id);
+  }
+
+  /** Up to `limit` tasks of every tenant after `[tenant, taskId]` (exclusive), in order: `{ tenant, task_id }`s. */
+  listAll(after, limit) {
+    const [tenant, taskId] = after;
+    return this.ctx.storage.sql
+      .exec(
+        "SELECT tenant, task_id FROM tenant_tasks WHERE tenant > ? OR (tenant = ? AND task_id > ?) ORDER BY tenant, task_id LIMIT ?",
+        tenant,
+        tenant,
+        taskId,
+        limit,
+      )
+      .toArray()
+      .map((r) => ({ tenant: r.tenant, task_id: r.task_id }));
   }
 }
 
@@ -164,10 +200,19 @@ function indexStub(env) {
   return env.INDEX.get(env.INDEX.idFromName("index"));
 }
 
+/** The request's JSON-RPC id, when it has a usable one (for the id of a refusal). */
+function requestId(parsed) {
+  const id = parsed?.id;
+  return typeof id === "string" || (typeof id === "number" && Number.isFinite(id)) ? id : null;
+}
+
 async function handleAsap(request, env) {
   if (request.method !== "POST") {
     return json({ error: `method ${request.method} not allowed: POST a JSON-RPC 2.0 request` }, 405, { allow: "POST" });
   }
+  // Who is asking comes first: a request without a valid token is refused before its body is read.
+  const caller = await authenticate(request, env);
+  if (caller instanceof Refusal) return caller.rpcResponse();
   const declared = Number(request.headers.get("content-length") ?? 0);
   if (declared > MAX_BODY_BYTES) {
     return rpcError(413, -32600, `request body of ${declared} bytes: at most ${MAX_BODY_BYTES}`);
@@ -182,35 +227,68 @@ async function handleAsap(request, env) {
   } catch {
     parsed = undefined;
   }
+  const scope = SCOPE_OF_PAYLOAD[parsed?.params?.envelope?.payload_type];
+  const refused = scope && caller.require(scope);
+  if (refused) return refused.rpcResponse(requestId(parsed));
   const taskId = requestTaskId(parsed);
   if (taskId === undefined) {
     // No task to route to: malformed JSON-RPC, an envelope without a task id, another payload
     // type. The package's answer is the same whatever the store; an empty one reads nothing.
     return json(handleAsapRequest({ snapshots: new MemorySnapshotStore() }, body));
   }
-  const stub = env.TASKS.get(env.TASKS.idFromName(taskId));
-  return stub.fetch("https://task/asap", { method: "POST", body, headers: { "content-type": "application/json" } });
+  const stub = env.TASKS.get(env.TASKS.idFromName(objectName(caller.tenant, taskId)));
+  return stub.fetch("https://task/asap", { method: "POST", body, headers: { "content-type": "application/json", [TENANT_HEADER]: caller.tenant } });
 }
 
 /** The largest page of tasks one GET /state.db merges (each task is one request to its object). */
 const EXPORT_PAGE = 100;
 
-/** A task's object's state as SQLite file bytes. */
-async function exportTask(env, taskId) {
-  const res = await env.TASKS.get(env.TASKS.idFromName(taskId)).fetch("https://task/export");
+/** A tenant's task's object's state as SQLite file bytes. */
+async function exportTask(env, tenant, taskId) {
+  const res = await env.TASKS.get(env.TASKS.idFromName(objectName(tenant, taskId))).fetch("https://task/export");
   if (!res.ok) throw new Error(`export of task ${JSON.stringify(taskId)} failed: ${res.status} ${await res.text()}`);
   return new Uint8Array(await res.arrayBuffer());
+}
+
+/**
+ * The caller of a GET endpoint that needs `scope`, and the tenant it asks about (`null`: every
+ * tenant); or the refusal to answer.
+ */
+async function readerOf(request, env, scope) {
+  const caller = await authenticate(request, env);
+  if (caller instanceof Refusal) return { refusal: caller };
+  const refusal = caller.require(scope);
+  if (refusal) return { refusal };
+  return { caller, ...tenantOf(caller, new URL(request.url)) };
+}
+
+/** `[tenant, task_id]` of a qualified task id (`qualifiedTaskId`), for paging every tenant. */
+function splitQualified(id) {
+  const slash = id.indexOf("/");
+  if (slash < 0) return [id, ""];
+  try {
+    return [decodeURIComponent(id.slice(0, slash)), id.slice(slash + 1)];
+  } catch {
+    return [id, ""];
+  }
+}
+
+/** One page of the index: the tenant's task ids, or (tenant `null`) every tenant's, qualified. */
+async function indexPage(env, tenant, after, limit) {
+  if (tenant !== null) return (await indexStub(env).list(tenant, after, limit)).map((task_id) => ({ tenant, task_id }));
+  return indexStub(env).listAll(splitQualified(after), limit);
 }
 
 /**
  * GET /state.db?task_id=<id>: that task's object's state as one SQLite file.
  * GET /state.db?after=<id>&limit=<1..100>: the tasks of one page of the index, merged into one
  * file; the header `x-asap-state-next` holds the `after` of the next page (absent at the end).
+ * `tenant=*` merges every tenant's tasks, each task id qualified by its tenant.
  */
 async function download(request, env) {
   if (request.method !== "GET") return json({ error: `method ${request.method} not allowed: GET /state.db` }, 405, { allow: "GET" });
-  const refused = await refuse(request, env);
-  if (refused) return refused;
+  const { refusal, tenant } = await readerOf(request, env, SCOPE_ADMIN);
+  if (refusal) return refusal.jsonResponse();
   const url = new URL(request.url);
   const taskId = url.searchParams.get("task_id");
   const headers = {
@@ -220,18 +298,22 @@ async function download(request, env) {
   };
   let bytes;
   if (taskId !== null) {
+    if (tenant === null) return json({ error: "task_id needs one tenant, not tenant=*" }, 400);
     // A task never saved has no object worth waking (and gets none created).
-    if (!(await indexStub(env).has(taskId))) return json({ error: `no task ${JSON.stringify(taskId)}` }, 404);
-    bytes = await exportTask(env, taskId);
+    if (!(await indexStub(env).has(tenant, taskId))) return json({ error: `no task ${JSON.stringify(taskId)}` }, 404);
+    bytes = await exportTask(env, tenant, taskId);
   } else {
     const limit = Number(url.searchParams.get("limit") ?? EXPORT_PAGE);
     if (!Number.isInteger(limit) || limit < 1 || limit > EXPORT_PAGE) {
       return json({ error: `limit must be an integer from 1 to ${EXPORT_PAGE}` }, 400);
     }
-    const tasks = await indexStub(env).list(url.searchParams.get("after") ?? "", limit);
-    const images = await Promise.all(tasks.map((t) => exportTask(env, t)));
-    bytes = mergeStateImages(images);
-    if (tasks.length === limit) headers["x-asap-state-next"] = encodeURIComponent(tasks[tasks.length - 1]);
+    const tasks = await indexPage(env, tenant, url.searchParams.get("after") ?? "", limit);
+    const images = await Promise.all(tasks.map((t) => exportTask(env, t.tenant, t.task_id)));
+    bytes = mergeStateImages(tenant === null ? images.map((image, i) => ({ bytes: image, taskIdPrefix: qualifiedTaskId(tasks[i].tenant, "") })) : images);
+    if (tasks.length === limit) {
+      const last = tasks[tasks.length - 1];
+      headers["x-asap-state-next"] = encodeURIComponent(tenant === null ? qualifiedTaskId(last.tenant, last.task_id) : last.task_id);
+    }
   }
   return new Response(bytes, { headers: { ...headers, "content-length": String(bytes.byteLength) } });
 }
@@ -247,18 +329,6 @@ function health(env) {
   });
 }
 
-const encoder = new TextEncoder();
-
-/** Compares two strings in time that depends on neither's content (SHA-256 digests, then XOR). */
-async function sameSecret(given, expected) {
-  const [a, b] = await Promise.all(
-    [given, expected].map(async (s) => new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(s)))),
-  );
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a[i] ^ b[i];
-  return diff === 0;
-}
-
 /**
  * The read endpoints answer pages of other origins (the state inspector, opened from anywhere)
  * with CORS headers: the bearer token, not the origin, is what grants access, and no cookie is
@@ -266,7 +336,7 @@ async function sameSecret(given, expected) {
  */
 const CORS = {
   "access-control-allow-origin": "*",
-  "access-control-expose-headers": "x-asap-state-next, content-length, content-disposition",
+  "access-control-expose-headers": "x-asap-state-next, content-length, content-disposition, www-authenticate",
 };
 
 function withCors(response) {
@@ -283,36 +353,22 @@ function preflight() {
   });
 }
 
-/** `null` when the request carries the STATE_TOKEN bearer token, else the refusal to send. */
-async function refuse(request, env) {
-  const expected = env.STATE_TOKEN;
-  if (typeof expected !== "string" || expected.length === 0) {
-    return json({ error: "disabled: the secret STATE_TOKEN is not configured (wrangler secret put STATE_TOKEN)" }, 503);
-  }
-  const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(request.headers.get("authorization") ?? "");
-  if (!match) {
-    return json({ error: "authorization required: send Authorization: Bearer <STATE_TOKEN>" }, 401, {
-      "www-authenticate": 'Bearer realm="asap-state"',
-    });
-  }
-  if (!(await sameSecret(match[1], expected))) {
-    return json({ error: "invalid bearer token" }, 401, { "www-authenticate": 'Bearer realm="asap-state", error="invalid_token"' });
-  }
-  return null;
-}
-
-/** GET /tasks?after=<task id>&limit=<n ≤ 1000>: one page of the index, in task id order. */
+/**
+ * GET /tasks?after=<task id>&limit=<n ≤ 1000>: one page of the caller's tasks, in task id order
+ * (`tenant=*`, admin only: every tenant's, qualified).
+ */
 async function listTasks(request, env) {
   if (request.method !== "GET") return json({ error: `method ${request.method} not allowed: GET /tasks` }, 405, { allow: "GET" });
-  const refused = await refuse(request, env);
-  if (refused) return refused;
+  const { refusal, tenant } = await readerOf(request, env, SCOPE_READ);
+  if (refusal) return refusal.jsonResponse();
   const url = new URL(request.url);
   const after = url.searchParams.get("after") ?? "";
   const limit = Number(url.searchParams.get("limit") ?? 1000);
   if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
     return json({ error: "limit must be an integer from 1 to 1000" }, 400);
   }
-  const tasks = await indexStub(env).list(after, limit);
+  const page = await indexPage(env, tenant, after, limit);
+  const tasks = page.map((t) => (tenant === null ? qualifiedTaskId(t.tenant, t.task_id) : t.task_id));
   const next = tasks.length === limit ? tasks[tasks.length - 1] : null;
   return json({ tasks, next });
 }

@@ -1,12 +1,18 @@
 // An ASAP state agent as a Cloudflare Workers module worker.
 //
 //   POST /asap                      JSON-RPC 2.0 `asap.send` with state_save / state_query / state_restore
-//   GET  /.well-known/asap/health   the reference's health document
-//   GET  /state.db                  the SQLite image (Authorization: Bearer <STATE_TOKEN>)
+//                                   (scope asap:read for state_query, asap:execute for the others)
+//   GET  /.well-known/asap/health   the reference's health document (public)
+//   GET  /state.db                  the caller's tenant's SQLite image (scope asap:admin; `?tenant=<t>`
+//                                   another tenant's, `?tenant=*` every tenant's, task ids qualified)
 //
-// One SQLite database per isolate, in the isolate's memory, opened on the first request that needs
-// it from the image in KV (key "state.db"); every successful state_save writes the whole image back
-// to KV before the answer is sent. See README.md for the persistence model and its limits.
+// Every state endpoint takes a bearer JWT (../shared/auth.js: JWKS or, for local development, an
+// HS256 secret; issuer and audience checked). Each tenant (the token's `sub`, or the claim
+// ASAP_AUTH_TENANT_CLAIM names) has a database of its own: one SQLite database per tenant and
+// isolate, in the isolate's memory, opened on the first request that needs it from the tenant's
+// image in KV (key "tenants/<sha-256 of the tenant>/state.db"); every successful state_save writes
+// the tenant's whole image back to KV before the answer is sent. A tenant's requests never open
+// another tenant's database. See README.md for the persistence model and its limits.
 //
 // "asap-state" is imported by its bare name: wrangler resolves the package's `workerd` export
 // condition, which imports the .wasm as a module (Workers forbid compiling wasm from bytes).
@@ -15,25 +21,47 @@ import {
   StateError,
   copyState,
   createMeteringStore,
+  mergeStateImages,
   createSnapshotStore,
   handleAsapRequest,
 } from "asap-state";
 import { version as PACKAGE_VERSION } from "asap-state/package.json";
+import { SCOPE_ADMIN, SCOPE_OF_PAYLOAD, Refusal, authenticate, qualifiedTaskId, tenantOf } from "../../shared/auth.js";
 
-/** The KV key that holds the SQLite image. */
-const STATE_KEY = "state.db";
+/** Where the tenants' images live in KV: `${TENANTS_PREFIX}<sha-256 hex of the tenant>/state.db`. */
+const TENANTS_PREFIX = "tenants/";
 const DEFAULT_AGENT_ID = "urn:asap:agent:edge-state";
 const ASAP_VERSION = "0.1";
 
 // Module scope lives as long as the isolate. The Workers clock advances only with I/O and means
 // nothing while the global scope runs, so the isolate's start is taken at its first request.
 let startedAt;
-/** Promise<{ backend, snapshots, metering, db? }>: opened once per isolate, shared by requests. */
-let statePromise;
-/** Serialises the KV writes of one isolate, so an older image never lands after a newer one. */
-let persistChain = Promise.resolve();
-/** True after a KV write failed: the next request retries it (ctx.waitUntil, after its answer). */
-let persistFailed = false;
+
+/**
+ * The tenants this isolate has served, by tenant: `{ key, statePromise, persistChain,
+ * persistFailed }`. `statePromise` (Promise<{ backend, snapshots, metering, db? }>) is opened once
+ * per tenant and isolate and shared by its requests; `persistChain` serialises the tenant's KV
+ * writes, so an older image never lands after a newer one; `persistFailed` is true after a KV
+ * write failed (the next request retries it with ctx.waitUntil, after its answer).
+ */
+const tenants = new Map();
+
+/** The KV key of a tenant's image: a digest, so any tenant name fits KV's 512-byte keys. */
+async function stateKey(tenant) {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(tenant)));
+  return `${TENANTS_PREFIX}${Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("")}/state.db`;
+}
+
+async function tenantSlot(tenant) {
+  let slot = tenants.get(tenant);
+  if (!slot) {
+    slot = { tenant, key: await stateKey(tenant), statePromise: undefined, persistChain: Promise.resolve(), persistFailed: false };
+    // Another request of the same tenant may have made the slot while the digest was computed.
+    if (!tenants.has(tenant)) tenants.set(tenant, slot);
+    slot = tenants.get(tenant);
+  }
+  return slot;
+}
 
 const JSON_HEADERS = { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" };
 
@@ -57,11 +85,11 @@ function backendName(env) {
   return (typeof raw === "string" ? raw : "memory").trim().toLowerCase();
 }
 
-async function openState(env) {
+async function openState(env, slot) {
   if (backendName(env) === "sqlite") {
     if (!env.STATE) throw new Error("ASAP_STORAGE_BACKEND=sqlite needs the KV namespace binding STATE");
-    // A cold start reloads the last image written to KV; an empty namespace starts a new database.
-    const bytes = await env.STATE.get(STATE_KEY, "arrayBuffer");
+    // A cold start reloads the tenant's last image written to KV; none starts a new database.
+    const bytes = await env.STATE.get(slot.key, "arrayBuffer");
     const db = bytes ? await SqliteStateDb.open({ bytes: new Uint8Array(bytes) }) : await SqliteStateDb.open();
     return { backend: "sqlite", db, snapshots: db.snapshots, metering: db.metering };
   }
@@ -71,31 +99,33 @@ async function openState(env) {
   return { backend: "memory", snapshots, metering };
 }
 
-function getState(env) {
-  if (!statePromise) {
-    statePromise = openState(env);
+function getState(env, slot) {
+  if (!slot.statePromise) {
+    const opening = openState(env, slot);
+    slot.statePromise = opening;
     // A failed open (KV unreachable, a damaged image: CORRUPT_DATABASE) is retried by the next
     // request; the image in KV is never overwritten by a new database.
-    statePromise.catch(() => {
-      statePromise = undefined;
+    opening.catch(() => {
+      if (slot.statePromise === opening) slot.statePromise = undefined;
     });
   }
-  return statePromise;
+  return slot.statePromise;
 }
 
-/** Writes the current image to KV, after any write this isolate already started. */
-function persist(env, state) {
-  const run = persistChain.then(async () => {
-    // The image is taken when this write starts, so it holds everything saved before it.
+/** Writes the tenant's current image to KV, after any write this isolate already started for it. */
+function persist(env, slot, state) {
+  const run = slot.persistChain.then(async () => {
+    // The image is taken when this write starts, so it holds everything saved before it. The
+    // tenant's name rides along as metadata: the export of every tenant lists them from KV.
     try {
-      await env.STATE.put(STATE_KEY, state.db.exportBytes());
-      persistFailed = false;
+      await env.STATE.put(slot.key, state.db.exportBytes(), { metadata: { tenant: slot.tenant } });
+      slot.persistFailed = false;
     } catch (err) {
-      persistFailed = true;
+      slot.persistFailed = true;
       throw err;
     }
   });
-  persistChain = run.catch(() => {});
+  slot.persistChain = run.catch(() => {});
   return run;
 }
 
@@ -106,12 +136,31 @@ function replyTaskId(payload) {
   return "";
 }
 
+/** The request's JSON-RPC id, when it has a usable one (for the id of a refusal). */
+function requestId(parsed) {
+  const id = parsed?.id;
+  return typeof id === "string" || (typeof id === "number" && Number.isFinite(id)) ? id : null;
+}
+
 async function handleAsap(request, env, started) {
   if (request.method !== "POST") {
     return json({ error: `method ${request.method} not allowed: POST a JSON-RPC 2.0 request` }, 405, { allow: "POST" });
   }
+  // Who is asking comes first: a request without a valid token is refused before its body is read.
+  const caller = await authenticate(request, env);
+  if (caller instanceof Refusal) return caller.rpcResponse();
   const body = await request.text();
-  const state = await getState(env);
+  let parsed;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    parsed = undefined;
+  }
+  const scope = SCOPE_OF_PAYLOAD[parsed?.params?.envelope?.payload_type];
+  const refused = scope && caller.require(scope);
+  if (refused) return refused.rpcResponse(requestId(parsed));
+  const slot = await tenantSlot(caller.tenant);
+  const state = await getState(env, slot);
   const response = handleAsapRequest({ snapshots: state.snapshots }, body);
   const reply = response?.result?.envelope;
   const headers = {};
@@ -135,7 +184,7 @@ async function handleAsap(request, env, started) {
       // carries the usage recorded since the last write (read-only requests write nothing to KV:
       // their usage rides along with the next save).
       try {
-        await persist(env, state);
+        await persist(env, slot, state);
         headers["x-asap-state-persisted"] = "true";
       } catch (err) {
         // The snapshot is saved in this isolate (which stays authoritative) but not in KV yet; the
@@ -159,51 +208,53 @@ function health(env) {
   });
 }
 
-const encoder = new TextEncoder();
+/** A tenant's state as SQLite file bytes (the memory backend's copied into a fresh image). */
+async function tenantImage(env, slot) {
+  const state = await getState(env, slot);
+  if (state.db) return state.db.exportBytes();
+  const db = await SqliteStateDb.open();
+  try {
+    copyState({ snapshots: state.snapshots, metering: state.metering }, { snapshots: db.snapshots, metering: db.metering });
+    return db.exportBytes();
+  } finally {
+    db.close();
+  }
+}
 
-/** Compares two strings in time that depends on neither's content (SHA-256 digests, then XOR). */
-async function sameSecret(given, expected) {
-  const [a, b] = await Promise.all(
-    [given, expected].map(async (s) => new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(s)))),
-  );
-  if (typeof crypto.subtle.timingSafeEqual === "function") return crypto.subtle.timingSafeEqual(a, b);
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a[i] ^ b[i];
-  return diff === 0;
+/** Every tenant with state: those in KV (named by their images' metadata) and this isolate's. */
+async function allTenants(env) {
+  const names = new Set(tenants.keys());
+  if (backendName(env) === "sqlite" && env.STATE) {
+    let cursor;
+    do {
+      const page = await env.STATE.list({ prefix: TENANTS_PREFIX, cursor });
+      for (const key of page.keys) if (typeof key.metadata?.tenant === "string") names.add(key.metadata.tenant);
+      cursor = page.list_complete ? undefined : page.cursor;
+    } while (cursor);
+  }
+  return [...names].sort();
 }
 
 async function downloadImage(request, env) {
   if (request.method !== "GET") {
     return json({ error: `method ${request.method} not allowed: GET /state.db` }, 405, { allow: "GET" });
   }
-  const expected = env.STATE_TOKEN;
-  if (typeof expected !== "string" || expected.length === 0) {
-    return json({ error: "GET /state.db is disabled: the secret STATE_TOKEN is not configured (wrangler secret put STATE_TOKEN)" }, 503);
-  }
-  const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(request.headers.get("authorization") ?? "");
-  if (!match) {
-    return json({ error: "authorization required: send Authorization: Bearer <STATE_TOKEN>" }, 401, {
-      "www-authenticate": 'Bearer realm="asap-state"',
-    });
-  }
-  if (!(await sameSecret(match[1], expected))) {
-    return json({ error: "invalid bearer token" }, 401, {
-      "www-authenticate": 'Bearer realm="asap-state", error="invalid_token"',
-    });
-  }
-  const state = await getState(env);
+  const caller = await authenticate(request, env);
+  if (caller instanceof Refusal) return caller.jsonResponse();
+  const refused = caller.require(SCOPE_ADMIN);
+  if (refused) return refused.jsonResponse();
+  const { tenant, refusal } = tenantOf(caller, new URL(request.url));
+  if (refusal) return refusal.jsonResponse();
   let bytes;
-  if (state.db) {
-    bytes = state.db.exportBytes();
+  if (tenant !== null) {
+    bytes = await tenantImage(env, await tenantSlot(tenant));
   } else {
-    // The memory backend has no file: copy its stores into a fresh image for the download.
-    const db = await SqliteStateDb.open();
-    try {
-      copyState({ snapshots: state.snapshots, metering: state.metering }, { snapshots: db.snapshots, metering: db.metering });
-      bytes = db.exportBytes();
-    } finally {
-      db.close();
+    // Every tenant in one file: each task id qualified by its tenant, so none collide.
+    const images = [];
+    for (const name of await allTenants(env)) {
+      images.push({ bytes: await tenantImage(env, await tenantSlot(name)), taskIdPrefix: qualifiedTaskId(name, "") });
     }
+    bytes = mergeStateImages(images);
   }
   return new Response(bytes, {
     status: 200,
@@ -238,11 +289,12 @@ export default {
       return json(errorBody(err), 500);
     } finally {
       // A KV write that failed is retried after this answer, without holding the client.
-      if (persistFailed && statePromise && typeof ctx?.waitUntil === "function") {
-        persistFailed = false;
+      for (const slot of tenants.values()) {
+        if (!slot.persistFailed || !slot.statePromise || typeof ctx?.waitUntil !== "function") continue;
+        slot.persistFailed = false;
         ctx.waitUntil(
-          statePromise
-            .then((state) => persist(env, state))
+          slot.statePromise
+            .then((state) => persist(env, slot, state))
             .catch((err) => console.error("asap edge worker: KV write retry failed:", logged(err))),
         );
       }
