@@ -91,6 +91,7 @@ pub mod binding {
     pub use crate::json::{describe, ErrFn};
     pub use crate::options::{string_arg, version_arg};
 }
+mod compact;
 mod config;
 mod copy;
 mod diff;

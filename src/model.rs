@@ -300,16 +300,11 @@ impl DataText {
 
     fn compact(text: &str, saving: bool) -> Result<String> {
         let invalid = |e: String| StateError::InvalidSnapshot(format!("snapshot.data: {e}"));
-        // Streamed from parser to writer, under serde_json's nesting limit (127 levels), which
-        // is within ours; text it refuses for any reason (deeper nesting, bad syntax) takes
-        // the exact path below, which gives the definitive answer.
-        let mut out = Vec::with_capacity(text.len());
-        let mut de = serde_json::Deserializer::from_str(text);
-        let streamed =
-            serde_transcode::transcode(&mut de, &mut serde_json::Serializer::new(&mut out)).is_ok()
-                && de.end().is_ok()
-                && out.first() == Some(&b'{');
-        if streamed {
+        // A quick pass, else streamed from parser to writer, under serde_json's nesting limit
+        // (127 levels), which is within ours (`compact.rs`); text both refuse for any reason
+        // (deeper nesting, bad syntax) takes the exact path below, which gives the definitive
+        // answer.
+        if let Some(out) = crate::compact::compact(text) {
             return String::from_utf8(out).map_err(|e| invalid(e.to_string()));
         }
         if saving && json::json_nesting(text) > json::MAX_DEPTH.saturating_add(1) {

@@ -1,0 +1,474 @@
+//! The quick pass of `data`'s JSON text into serde_json's compact form.
+//!
+//! Every save and every read of `data` rewrites its JSON text into the one form serde_json writes
+//! (no whitespace, its escapes, its numbers), streamed through serde_json (`DataText::compact`).
+//! That stream escapes every string again byte by byte, which at the size-optimised build of the
+//! package was a third of a 1 KiB read. Almost all text is already in that form, so this pass
+//! copies each piece that is already written as serde_json writes it — a string without escapes
+//! (found eight bytes at a time), an integer without a sign or a leading zero — and hands anything
+//! else (an escaped string, a float, a `-0`) to serde_json piece by piece. Anything it does not
+//! recognise as valid (bad syntax, a raw control character, deep nesting, text after the object)
+//! is `None`: the streaming path then gives the definitive answer, so the two can only differ in
+//! speed. `tests/compact_fast_path.rs` checks that they write the same bytes.
+
+use serde_json::Value;
+
+/// Nesting this pass handles itself; deeper text takes the streaming path.
+const MAX_FAST_DEPTH: usize = 64;
+
+/// What the next token must be.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    Value,
+    FirstValueOrEnd,
+    Key,
+    FirstKeyOrEnd,
+    Colon,
+    CommaOrEnd,
+}
+
+/// `text`, one JSON object, in serde_json's compact form: by the quick pass, else streamed
+/// through serde_json. `None` when serde_json refuses the text or it is not one object (the
+/// caller then finds the definitive answer, deeper nesting included).
+pub(crate) fn compact(text: &str) -> Option<Vec<u8>> {
+    quick(text).or_else(|| stream(text))
+}
+
+/// `text` streamed from serde_json's parser to its writer (under its nesting limit of 128).
+pub(crate) fn stream(text: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len());
+    let mut de = serde_json::Deserializer::from_str(text);
+    let streamed = serde_transcode::transcode(&mut de, &mut serde_json::Serializer::new(&mut out))
+        .is_ok()
+        && de.end().is_ok()
+        && out.first() == Some(&b'{');
+    streamed.then_some(out)
+}
+
+/// The quick pass: `None` for anything it leaves to [`stream`].
+pub(crate) fn quick(text: &str) -> Option<Vec<u8>> {
+    let b = text.as_bytes();
+    let mut out: Vec<u8> = Vec::with_capacity(b.len());
+    let mut stack: Vec<u8> = Vec::new();
+    let mut i = skip_ws(b, 0);
+    if b.get(i) != Some(&b'{') {
+        return None;
+    }
+    let mut expect = Expect::Value;
+    loop {
+        i = skip_ws(b, i);
+        let c = *b.get(i)?;
+        expect = match expect {
+            Expect::Value | Expect::FirstValueOrEnd => {
+                if expect == Expect::FirstValueOrEnd && c == b']' {
+                    i = close(&mut stack, &mut out, b'[', c, i)?;
+                    match after_value(&stack) {
+                        Some(next) => next,
+                        None => break,
+                    }
+                } else {
+                    match c {
+                        b'{' | b'[' => {
+                            if stack.len() >= MAX_FAST_DEPTH {
+                                return None;
+                            }
+                            stack.push(c);
+                            out.push(c);
+                            i = i.checked_add(1)?;
+                            if c == b'{' {
+                                Expect::FirstKeyOrEnd
+                            } else {
+                                Expect::FirstValueOrEnd
+                            }
+                        }
+                        _ => {
+                            i = match c {
+                                b'"' => string(text, i, &mut out)?,
+                                b't' => literal(b, i, b"true", &mut out)?,
+                                b'f' => literal(b, i, b"false", &mut out)?,
+                                b'n' => literal(b, i, b"null", &mut out)?,
+                                b'-' | b'0'..=b'9' => number(text, i, &mut out)?,
+                                _ => return None,
+                            };
+                            match after_value(&stack) {
+                                Some(next) => next,
+                                None => break,
+                            }
+                        }
+                    }
+                }
+            }
+            Expect::Key | Expect::FirstKeyOrEnd => {
+                if expect == Expect::FirstKeyOrEnd && c == b'}' {
+                    i = close(&mut stack, &mut out, b'{', c, i)?;
+                    match after_value(&stack) {
+                        Some(next) => next,
+                        None => break,
+                    }
+                } else if c == b'"' {
+                    i = string(text, i, &mut out)?;
+                    Expect::Colon
+                } else {
+                    return None;
+                }
+            }
+            Expect::Colon => {
+                if c != b':' {
+                    return None;
+                }
+                out.push(c);
+                i = i.checked_add(1)?;
+                Expect::Value
+            }
+            Expect::CommaOrEnd => match (c, stack.last()) {
+                (b',', Some(&open)) => {
+                    out.push(c);
+                    i = i.checked_add(1)?;
+                    if open == b'{' {
+                        Expect::Key
+                    } else {
+                        Expect::Value
+                    }
+                }
+                (b'}', Some(b'{')) | (b']', Some(b'[')) => {
+                    let open = if c == b'}' { b'{' } else { b'[' };
+                    i = close(&mut stack, &mut out, open, c, i)?;
+                    match after_value(&stack) {
+                        Some(next) => next,
+                        None => break,
+                    }
+                }
+                _ => return None,
+            },
+        };
+    }
+    // Only whitespace may follow the object.
+    if skip_ws(b, i) != b.len() {
+        return None;
+    }
+    Some(out)
+}
+
+/// What follows a complete value: `None` when it closed the outermost object.
+fn after_value(stack: &[u8]) -> Option<Expect> {
+    if stack.is_empty() {
+        None
+    } else {
+        Some(Expect::CommaOrEnd)
+    }
+}
+
+/// Closes the innermost container (which must be `open`) with `c` at `i`; the index after it.
+fn close(stack: &mut Vec<u8>, out: &mut Vec<u8>, open: u8, c: u8, i: usize) -> Option<usize> {
+    if stack.pop()? != open {
+        return None;
+    }
+    out.push(c);
+    i.checked_add(1)
+}
+
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while let Some(b' ' | b'\n' | b'\t' | b'\r') = b.get(i) {
+        i = i.saturating_add(1);
+    }
+    i
+}
+
+fn literal(b: &[u8], i: usize, word: &[u8], out: &mut Vec<u8>) -> Option<usize> {
+    let end = i.checked_add(word.len())?;
+    if b.get(i..end)? != word {
+        return None;
+    }
+    out.extend_from_slice(word);
+    Some(end)
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// Whether any byte of `w` is zero (exact, the classic `(w - 0x01…) & !w & 0x80…` test).
+fn has_zero_byte(w: u64) -> bool {
+    w.wrapping_sub(ONES) & !w & HIGHS != 0
+}
+
+/// The first `"`, `\` or control character (below 0x20) at or after `from`.
+fn find_special(b: &[u8], from: usize) -> Option<usize> {
+    let mut k = from;
+    while let Some(chunk) = k.checked_add(8).and_then(|end| b.get(k..end)) {
+        let w = u64::from_le_bytes(<[u8; 8]>::try_from(chunk).ok()?);
+        let control = w.wrapping_sub(ONES.wrapping_mul(0x20)) & !w & HIGHS != 0;
+        if control
+            || has_zero_byte(w ^ ONES.wrapping_mul(u64::from(b'"')))
+            || has_zero_byte(w ^ ONES.wrapping_mul(u64::from(b'\\')))
+        {
+            break;
+        }
+        k = k.checked_add(8)?;
+    }
+    while let Some(&c) = b.get(k) {
+        if c == b'"' || c == b'\\' || c < 0x20 {
+            return Some(k);
+        }
+        k = k.checked_add(1)?;
+    }
+    None
+}
+
+/// The string token at `i` (its opening quote): copied as is when it has no escape (serde_json
+/// writes such a string byte for byte), else decoded and written by serde_json.
+fn string(text: &str, i: usize, out: &mut Vec<u8>) -> Option<usize> {
+    let b = text.as_bytes();
+    let first = find_special(b, i.checked_add(1)?)?;
+    match b.get(first)? {
+        b'"' => {
+            let end = first.checked_add(1)?;
+            out.extend_from_slice(b.get(i..end)?);
+            Some(end)
+        }
+        b'\\' => {
+            // Find the closing quote (an escape's second byte is never the end), then let
+            // serde_json decode the token and write it in its own form.
+            let mut k = first;
+            loop {
+                match b.get(k)? {
+                    b'\\' => k = k.checked_add(2)?,
+                    b'"' => break,
+                    c if *c < 0x20 => return None,
+                    _ => k = k.checked_add(1)?,
+                }
+            }
+            let end = k.checked_add(1)?;
+            let decoded: String = serde_json::from_str(text.get(i..end)?).ok()?;
+            serde_json::to_writer(&mut *out, &decoded).ok()?;
+            Some(end)
+        }
+        // A raw control character: serde_json refuses it; the streaming path says why.
+        _ => None,
+    }
+}
+
+/// The number token at `i`: an integer serde_json writes as it is (no sign but `-` before a
+/// non-zero digit, no leading zero, within 64 bits) is copied; any other number is parsed and
+/// written by serde_json.
+fn number(text: &str, i: usize, out: &mut Vec<u8>) -> Option<usize> {
+    let b = text.as_bytes();
+    let mut end = i;
+    while let Some(b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E') = b.get(end) {
+        end = end.checked_add(1)?;
+    }
+    let token = b.get(i..end)?;
+    let (negative, digits) = match token.split_first()? {
+        (b'-', rest) => (true, rest),
+        _ => (false, token),
+    };
+    let plain = digits.iter().all(u8::is_ascii_digit)
+        && match digits.first() {
+            Some(b'0') => digits.len() == 1 && !negative,
+            Some(_) => digits.len() <= if negative { 18 } else { 19 },
+            None => false,
+        };
+    if plain {
+        out.extend_from_slice(token);
+    } else {
+        let value: Value = serde_json::from_str(text.get(i..end)?).ok()?;
+        if !value.is_number() {
+            return None;
+        }
+        serde_json::to_writer(&mut *out, &value).ok()?;
+    }
+    Some(end)
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The quick pass writes what the stream writes, or leaves the text to it.
+    fn agree(text: &str) -> Option<Vec<u8>> {
+        let quick = quick(text);
+        if let Some(q) = &quick {
+            assert_eq!(Some(q), stream(text).as_ref(), "{text:?}");
+        }
+        quick
+    }
+
+    #[test]
+    fn canonical_text_is_copied_as_is() {
+        for text in [
+            "{}",
+            r#"{"a":1}"#,
+            r#"{"a":[1,-2,0,true,false,null,"x",{}],"b":{"c":[]}}"#,
+            "{\"ünï©ødé 漢字 😀\":\"\u{7f} é\"}",
+            r#"{"n":18446744073709551615,"m":-999999999999999999}"#,
+            r#"{"a":1,"a":2}"#,
+            r#"{"s":"a long string with no escape at all, longer than eight bytes"}"#,
+        ] {
+            assert_eq!(agree(text).as_deref(), Some(text.as_bytes()), "{text}");
+        }
+    }
+
+    #[test]
+    fn other_forms_are_rewritten_as_serde_json_writes_them() {
+        for (text, want) in [
+            (" {\n\t\"a\" : 1 ,\r\"b\":[ ] } \n", r#"{"a":1,"b":[]}"#),
+            (r#"{"a":-0}"#, r#"{"a":-0.0}"#),
+            (
+                r#"{"a":1e2,"b":0.5,"c":1.0E-2}"#,
+                r#"{"a":100.0,"b":0.5,"c":0.01}"#,
+            ),
+            (
+                r#"{"a":18446744073709551616}"#,
+                r#"{"a":1.8446744073709552e+19}"#,
+            ),
+            (r#"{"a":"\u007f"}"#, "{\"a\":\"\u{7f}\"}"),
+            (
+                r#"{"a":"\u0041\/\"\\\n\u001f"}"#,
+                r#"{"a":"A/\"\\\n\u001f"}"#,
+            ),
+            (r#"{"\u00e9":"x"}"#, r#"{"é":"x"}"#),
+        ] {
+            assert_eq!(
+                String::from_utf8(agree(text).unwrap()).unwrap(),
+                want,
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn what_it_does_not_recognise_is_left_to_the_stream() {
+        let deep = format!("{{\"k\":{}1{}}}", "[".repeat(70), "]".repeat(70));
+        for text in [
+            "",
+            "[]",
+            "1",
+            "{",
+            "{}x",
+            "{} {}",
+            r#"{"a"}"#,
+            r#"{"a":}"#,
+            r#"{"a":1,}"#,
+            r#"{"a":[1,]}"#,
+            r#"{"a":[1}"#,
+            r#"{"a":{]}"#,
+            r#"{,"a":1}"#,
+            r#"{"a":01}"#,
+            r#"{"a":1.}"#,
+            r#"{"a":-}"#,
+            r#"{"a":+1}"#,
+            r#"{"a":1e400}"#,
+            r#"{"a":NaN}"#,
+            r#"{"a":tru}"#,
+            r#"{"a":nul}"#,
+            "{\"a\":\"raw\u{1}control\"}",
+            r#"{"a":"\ud800"}"#,
+            r#"{"a":"\x"}"#,
+            r#"{"a":"unterminated}"#,
+            r#"{"a":1 "b":2}"#,
+            deep.as_str(),
+        ] {
+            assert_eq!(agree(text), None, "{text:?}");
+        }
+        // The stream still takes what the quick pass leaves (here: nesting past 64).
+        assert!(stream(&deep).is_some());
+        assert_eq!(compact(&deep), stream(&deep));
+    }
+
+    /// JSON values, objects at the top.
+    fn value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(Value::from),
+            "\\PC{0,12}".prop_map(Value::String),
+            any::<String>().prop_map(Value::String),
+        ];
+        leaf.prop_recursive(6, 64, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::vec(("\\PC{0,6}", inner), 0..6)
+                    .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// `text` with whitespace between tokens and some characters of strings escaped, as
+    /// another writer (Python's json, a person) might have written it.
+    fn loosen(text: &str, seed: u64) -> String {
+        let mut out = String::new();
+        let mut in_string = false;
+        let mut escaped = false;
+        let mut n = seed;
+        for c in text.chars() {
+            n = n.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            let roll = (n >> 33) % 8;
+            if in_string {
+                if escaped {
+                    escaped = false;
+                    out.push(c);
+                } else if c == '\\' {
+                    escaped = true;
+                    out.push(c);
+                } else if c == '"' {
+                    in_string = false;
+                    out.push(c);
+                } else if roll == 0 && (c as u32) < 0x10000 {
+                    out.push_str(&format!("\\u{:04x}", c as u32));
+                } else {
+                    out.push(c);
+                }
+            } else {
+                // Whitespace only around the structural characters (never inside a number).
+                let structural = matches!(c, '{' | '}' | '[' | ']' | ':' | ',');
+                if c == '"' {
+                    in_string = true;
+                }
+                if structural && roll == 1 {
+                    out.push_str(" \n");
+                }
+                out.push(c);
+                if structural && roll == 2 {
+                    out.push('\t');
+                }
+            }
+        }
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn quick_and_stream_write_the_same_bytes(
+            entries in prop::collection::vec(("\\PC{0,8}", value()), 0..8),
+            seed in any::<u64>(),
+        ) {
+            let object = Value::Object(entries.into_iter().collect());
+            let canonical = serde_json::to_string(&object).unwrap();
+            // Canonical text: the quick pass takes it, unchanged.
+            prop_assert_eq!(agree(&canonical), Some(canonical.clone().into_bytes()));
+            // Loosened text: the quick pass writes the stream's bytes, the canonical text.
+            let loose = loosen(&canonical, seed);
+            prop_assert_eq!(agree(&loose), Some(canonical.clone().into_bytes()));
+            // Pretty-printed (Python's indent=2 style).
+            let pretty = serde_json::to_string_pretty(&object).unwrap();
+            prop_assert_eq!(compact(&pretty), stream(&pretty));
+        }
+
+        #[test]
+        fn arbitrary_text_never_disagrees(text in "\\PC{0,40}", prefix in "[{\"a:1,\\[\\] ]{0,6}") {
+            let text = format!("{prefix}{text}");
+            let _ = agree(&text);
+        }
+    }
+}
