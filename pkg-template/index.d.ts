@@ -174,6 +174,7 @@ export type StateErrorCode =
   | "STORAGE_IO"
   | "TOO_LARGE"
   | "CLOSED"
+  | "NOT_READY"
   | "ENGINE_FAILED";
 
 /**
@@ -190,10 +191,22 @@ export declare class StateError extends Error {
   name: "StateError";
   /**
    * Every code, in the core's order (frozen). Set when the package's WebAssembly starts: on
-   * import for every entry but `asap-state/web`, after `init()` there.
+   * import in Node, workerd and Deno; once it has loaded in the browser entries (`ready()`);
+   * after `init()` for `asap-state/web`.
    */
   static readonly codes: readonly StateErrorCode[];
 }
+
+/**
+ * Resolves once the package's WebAssembly is loaded. In browsers (through a bundler: the
+ * "browser" condition) it is fetched when the package is imported, without top-level await, so
+ * that every bundler's default build target accepts the package: `await ready()` once before the
+ * first synchronous call (`new MemorySnapshotStore()`, `diffJson`, …), which otherwise throws a
+ * `StateError` `NOT_READY`. `SqliteStateDb.open`, `createSnapshotStore` and `createMeteringStore`
+ * wait by themselves. In Node, workerd and Deno the WebAssembly is loaded on import and this
+ * resolves at once. Rejects with `STORAGE_IO` if the `.wasm` cannot be fetched.
+ */
+export declare function ready(): Promise<void>;
 
 /** Versioned snapshots of tasks' state. */
 export interface SnapshotStore {

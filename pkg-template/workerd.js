@@ -8,3 +8,4 @@ initSync({ module: wasmModule });
 export { MemorySnapshotStore, MemoryMeteringStore, SqliteStateDb, DurableObjectStateDb, SqliteSnapshotStore, SqliteMeteringStore, createSnapshotStore, createMeteringStore, diffSnapshots, diffJson, mergeStateImages, handleStateEnvelope, handleAsapRequest } from "./wasm/full/web/asap_state.js";
 export { StateError } from "./state-error.js";
 export { copyState } from "./copy-state.js";
+export { alreadyReady as ready } from "./ready.js";

@@ -62,6 +62,10 @@ state_errors! {
     TooLarge => "TOO_LARGE",
     /// The store or database was closed.
     Closed => "CLOSED",
+    /// The package's WebAssembly is still loading (the browser entries load it without
+    /// top-level await): `await ready()` first, or use an async API. Never returned by the Rust
+    /// core itself.
+    NotReady => "NOT_READY",
     /// The WebAssembly instance stopped on an internal fault (a Rust panic): every store of
     /// that instance is unusable. Load the package again (a new instance) and reopen; what a
     /// file-backed store committed before the fault is intact. Never returned by the Rust core

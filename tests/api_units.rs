@@ -70,7 +70,7 @@ fn manual_clock_moves_only_when_told() {
 #[test]
 fn every_error_has_its_stable_code_and_message() {
     // Every variant, in the order of ERROR_CODES, each with the message `m<i>`.
-    let variants: [fn(String) -> StateError; 13] = [
+    let variants: [fn(String) -> StateError; 14] = [
         StateError::InvalidSnapshot,
         StateError::InvalidEvent,
         StateError::InvalidTimestamp,
@@ -83,6 +83,7 @@ fn every_error_has_its_stable_code_and_message() {
         StateError::StorageIo,
         StateError::TooLarge,
         StateError::Closed,
+        StateError::NotReady,
         StateError::EngineFailed,
     ];
     assert_eq!(variants.len(), ERROR_CODES.len());

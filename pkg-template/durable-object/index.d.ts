@@ -12,7 +12,7 @@ export type {
   DurableObjectSqlStorage, PrefixedStateImage,
 } from "../index.js";
 export {
-  StateError, DurableObjectStateDb, SqliteSnapshotStore, SqliteMeteringStore, MemorySnapshotStore,
+  ready, StateError, DurableObjectStateDb, SqliteSnapshotStore, SqliteMeteringStore, MemorySnapshotStore,
   MemoryMeteringStore, diffSnapshots, diffJson, mergeStateImages, handleStateEnvelope,
   handleAsapRequest, copyState,
 } from "../index.js";

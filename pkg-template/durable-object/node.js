@@ -3,3 +3,4 @@
 export { DurableObjectStateDb, SqliteSnapshotStore, SqliteMeteringStore, MemorySnapshotStore, MemoryMeteringStore, diffSnapshots, diffJson, mergeStateImages, handleStateEnvelope, handleAsapRequest } from "../wasm/durable-object/node/asap_state.js";
 export { StateError } from "../state-error.js";
 export { copyState } from "../copy-state.js";
+export { alreadyReady as ready } from "../ready.js";

@@ -8,3 +8,4 @@ initSync({ module: wasmModule });
 export { DurableObjectStateDb, SqliteSnapshotStore, SqliteMeteringStore, MemorySnapshotStore, MemoryMeteringStore, diffSnapshots, diffJson, mergeStateImages, handleStateEnvelope, handleAsapRequest } from "../wasm/durable-object/web/asap_state.js";
 export { StateError } from "../state-error.js";
 export { copyState } from "../copy-state.js";
+export { alreadyReady as ready } from "../ready.js";

@@ -10,7 +10,7 @@ export type {
   JsonRpcRequest, JsonRpcResponse, StateEnvelopeResult, StateMessageStores, CopyStores, CopyReport,
 } from "../index.js";
 export {
-  StateError, MemorySnapshotStore, MemoryMeteringStore, diffSnapshots, diffJson, handleStateEnvelope,
+  ready, StateError, MemorySnapshotStore, MemoryMeteringStore, diffSnapshots, diffJson, handleStateEnvelope,
   handleAsapRequest, copyState,
 } from "../index.js";
 

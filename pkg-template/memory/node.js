@@ -2,3 +2,4 @@
 export { MemorySnapshotStore, MemoryMeteringStore, createSnapshotStore, createMeteringStore, diffSnapshots, diffJson, handleStateEnvelope, handleAsapRequest } from "../wasm/memory/node/asap_state.js";
 export { StateError } from "../state-error.js";
 export { copyState } from "../copy-state.js";
+export { alreadyReady as ready } from "../ready.js";

@@ -7,3 +7,4 @@ initSync({ module: wasmModule });
 export { MemorySnapshotStore, MemoryMeteringStore, createSnapshotStore, createMeteringStore, diffSnapshots, diffJson, handleStateEnvelope, handleAsapRequest } from "../wasm/memory/web/asap_state.js";
 export { StateError } from "../state-error.js";
 export { copyState } from "../copy-state.js";
+export { alreadyReady as ready } from "../ready.js";

@@ -59,13 +59,17 @@ function serve(roots) {
 }
 
 before(async () => {
-  // (b) the bundle: esbuild, browser platform, ESM (browser.js uses top-level await).
+  // (b) the bundle: esbuild, browser platform, ESM, the default target (browser.js has no
+  // top-level await: its WebAssembly loads on import and `ready()` says when).
   bundleDir = mkdtempSync(join(tmpdir(), "asap-state-browser-"));
   const result = await build({
     entryPoints: [join(PAGES, "bundled-entry.js")],
     bundle: true,
     platform: "browser",
     format: "esm",
+    // ES2020, the language level of Vite 6's default target: esbuild refuses top-level await
+    // there (it cannot be lowered), so the bundle building at all is the check.
+    target: "es2020",
     outdir: bundleDir,
     metafile: true,
     logLevel: "silent",
@@ -194,6 +198,16 @@ test("(b) asap-state bundled by esbuild for the browser picks the browser condit
   const out = await open("/bundle/bundled.html");
   assertScenario(out, "esbuild bundle");
   assert.ok(out.results.value.pathOnMainThread, "the bundle has SqliteStateDb: the main-thread path case ran");
+  // Synchronous calls made on import, before the WebAssembly had loaded: NOT_READY, saying what to do.
+  const early = out.results.value.early;
+  assert.equal(early.length, 2);
+  for (const e of early) {
+    assert.equal(e?.code, "NOT_READY", JSON.stringify(early));
+    assert.equal(e.isStateError, true);
+    assert.match(e.message, /still loading; `await ready\(\)`/);
+  }
+  assert.match(early[0].message, /^new MemorySnapshotStore\(\)/);
+  assert.match(early[1].message, /^diffJson\(\)/);
   const wasm = served.filter(([, p]) => p.endsWith(".wasm"));
   assert.deepEqual(wasm, [[200, "/bundle/wasm/full/web/asap_state_bg.wasm", "application/wasm"]], "the bundle fetched the .wasm relative to itself");
   assert.ok(!served.some(([, p]) => p.startsWith("/pkg/")), "the bundle needs nothing from pkg/ at run time");

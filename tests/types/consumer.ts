@@ -48,6 +48,7 @@ import {
   type UsageEvent,
   type UsageEventInput,
   type UsageMetrics,
+  ready,
 } from "asap-state";
 import * as memory from "asap-state/memory";
 import {
@@ -58,6 +59,7 @@ import {
   type SqliteSnapshotStore as DoSnapshotStore,
 } from "asap-state/durable-object";
 import init, {
+  ready as webReady,
   diffJson as webDiffJson,
   handleStateEnvelope as webHandleStateEnvelope,
   initSync,
@@ -74,7 +76,7 @@ function assertType<T extends true>(_proof?: T): void {}
 assertType<Equals<StateErrorCode,
   | "INVALID_SNAPSHOT" | "INVALID_EVENT" | "INVALID_TIMESTAMP" | "INVALID_ARGUMENT" | "UNKNOWN_BACKEND"
   | "VERSION_CONFLICT" | "CORRUPT_DATABASE" | "SCHEMA_MISMATCH" | "DATABASE_LOCKED" | "STORAGE_IO"
-  | "TOO_LARGE" | "CLOSED" | "ENGINE_FAILED">>();
+  | "TOO_LARGE" | "CLOSED" | "NOT_READY" | "ENGINE_FAILED">>();
 assertType<Equals<typeof StateError.codes, readonly StateErrorCode[]>>();
 assertType<Equals<Timestamp, string>>();
 assertType<Equals<TimestampInput, string | Date | number>>();
@@ -218,6 +220,8 @@ function describe(e: unknown): string {
     case "TOO_LARGE":
     case "CLOSED":
       return "storage";
+    case "NOT_READY":
+      return "await ready()";
     case "ENGINE_FAILED":
       return "reload";
     default: {
@@ -461,8 +465,15 @@ void (DoStateError === StateError);
   void text;
 }
 
+// Every entry exports ready(): the browser entries load their wasm without top-level await.
+const readiness: Promise<void>[] = [ready(), memory.ready(), webReady()];
+{
+  // @ts-expect-error ready() takes no argument
+  void ready("now");
+}
+
 export const used = {
-  objectSaved, objectUsage, objectStores, objectImage, mergedImage, mergedTenants,
+  readiness, objectSaved, objectUsage, objectStores, objectImage, mergedImage, mergedTenants,
   version, byId, versions, deletedOne, deletedAll, tasks, pruned, step, metrics, events, aggregate,
   buckets, agents, csv, web, rejected, described, counts, responseId, resultEnvelope, responseError,
   copies, rejectedMessages,

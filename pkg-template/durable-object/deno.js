@@ -1,0 +1,10 @@
+// "asap-state/durable-object" in Deno: the .wasm beside this file is fetched and instantiated by top-level await
+// (which Deno supports), so the exports are ready on import; `ready()` resolves at once.
+import init from "../wasm/durable-object/web/asap_state.js";
+
+await init({ module_or_path: new URL("../wasm/durable-object/web/asap_state_bg.wasm", import.meta.url) });
+
+export { DurableObjectStateDb, SqliteSnapshotStore, SqliteMeteringStore, MemorySnapshotStore, MemoryMeteringStore, diffSnapshots, diffJson, mergeStateImages, handleStateEnvelope, handleAsapRequest } from "../wasm/durable-object/web/asap_state.js";
+export { StateError } from "../state-error.js";
+export { copyState } from "../copy-state.js";
+export { alreadyReady as ready } from "../ready.js";
