@@ -265,6 +265,29 @@ export async function authenticate(request, env) {
   return new Caller(tenant, scopesOf(payload), payload);
 }
 
+/** A JSON-RPC request's id, when it has a usable one (for the id of a refusal). */
+function requestId(parsed) {
+  const id = parsed?.id;
+  return typeof id === "string" || (typeof id === "number" && Number.isFinite(id)) ? id : null;
+}
+
+/**
+ * The JSON-RPC request in `body` (`parsed`: `undefined` when it is not JSON) and, when the
+ * caller lacks the scope its ASAP message needs, the 403 to answer (`refused`, else `null`).
+ * A request that names no state message needs no scope: the package answers it with an error.
+ */
+export function checkRequest(caller, body) {
+  let parsed;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    parsed = undefined;
+  }
+  const scope = SCOPE_OF_PAYLOAD[parsed?.params?.envelope?.payload_type];
+  const refusal = scope ? caller.require(scope) : null;
+  return { parsed, refused: refusal ? refusal.rpcResponse(requestId(parsed)) : null };
+}
+
 /**
  * The tenant a request acts for: the caller's own, or (asap:admin only) the one named by the
  * `tenant` query parameter. `{ tenant }` or `{ refusal }`; `tenant` is `null` when an admin

@@ -15,7 +15,7 @@ import { fileURLToPath } from "node:url";
 import { Miniflare } from "miniflare";
 import { SqliteStateDb } from "asap-state";
 import { createHash } from "node:crypto";
-import { AUTH_BINDINGS, bearer, parseJsonc, wranglerDryRun } from "./helpers.mjs";
+import { AUTH_BINDINGS, bearer, bundleExample, edgeWorkerMiniflareOptions, parseJsonc } from "./helpers.mjs";
 
 const REPO = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 const EXAMPLE = join(REPO, "examples/edge-worker");
@@ -34,20 +34,8 @@ const KEY_A = keyOf("tenant-a");
 
 /** Starts the bundled worker in a new Miniflare (a new workerd, a new isolate); `auth: false` = no authentication configured. */
 async function start({ kvDir, vars = {}, auth = true }) {
-  const bindings = { ...config.vars, ...(auth ? AUTH_BINDINGS : {}), ...vars };
   const t0 = performance.now();
-  const mf = new Miniflare({
-    modules: true,
-    scriptPath: join(outDir, "index.js"),
-    modulesRoot: outDir,
-    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
-    compatibilityDate: config.compatibility_date,
-    kvNamespaces: config.kv_namespaces.map((ns) => ns.binding),
-    kvPersist: kvDir,
-    bindings,
-    host: "127.0.0.1",
-    port: 0,
-  });
+  const mf = new Miniflare(edgeWorkerMiniflareOptions({ config, outDir }, kvDir, { ...(auth ? AUTH_BINDINGS : {}), ...vars }));
   instances.add(mf);
   await mf.ready;
   return { mf, t0, readyMs: performance.now() - t0 };
@@ -133,14 +121,10 @@ function sqlite3(file, sql) {
 before(async () => {
   AUTH = await bearer("tenant-a");
   tmp = mkdtempSync(join(tmpdir(), "asap-state-edge-"));
-  outDir = join(tmp, "out");
-  // The example's own configuration, with `main` made absolute so that wrangler's scratch files
-  // land in the temporary directory rather than beside the example.
-  const wranglerJson = join(tmp, "wrangler.json");
-  const { $schema, ...rest } = config;
-  writeFileSync(wranglerJson, JSON.stringify({ ...rest, main: join(EXAMPLE, config.main) }));
-  const r = wranglerDryRun(tmp, wranglerJson, outDir);
-  assert.match(r.stdout, /env\.STATE\s+KV Namespace/);
+  // The example's own configuration (wrangler's scratch files land in the temporary directory).
+  const bundle = bundleExample("edge-worker", tmp);
+  outDir = bundle.outDir;
+  assert.match(bundle.stdout, /env\.STATE\s+KV Namespace/);
 });
 
 after(async () => {

@@ -144,35 +144,31 @@ export function bundleExample(name, tmp) {
 /** examples/durable-objects/ bundled (see `bundleExample`). */
 export const bundleDurableObjectsExample = (tmp) => bundleExample("durable-objects", tmp);
 
-/** The options of a Miniflare running the bundled examples/edge-worker/, its KV persisted to `kvDir`. */
-export function edgeWorkerMiniflareOptions({ config, outDir }, kvDir, bindings = {}) {
+/** What every Miniflare running a bundled example is given: the worker, its vars, an address. */
+function exampleOptions({ config, outDir }, bindings) {
   return {
     modules: true,
     scriptPath: join(outDir, "index.js"),
     modulesRoot: outDir,
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
     compatibilityDate: config.compatibility_date,
-    kvNamespaces: config.kv_namespaces.map((ns) => ns.binding),
-    kvPersist: kvDir,
     bindings: { ...config.vars, ...bindings },
     host: "127.0.0.1",
     port: 0,
   };
 }
 
+/** The options of a Miniflare running the bundled examples/edge-worker/, its KV persisted to `kvDir`. */
+export function edgeWorkerMiniflareOptions(bundle, kvDir, bindings = {}) {
+  return { ...exampleOptions(bundle, bindings), kvNamespaces: bundle.config.kv_namespaces.map((ns) => ns.binding), kvPersist: kvDir };
+}
+
 /** The options of a Miniflare running the bundled example, its objects persisted to `persist`. */
-export function durableObjectsMiniflareOptions({ config, outDir }, persist, bindings = {}) {
+export function durableObjectsMiniflareOptions(bundle, persist, bindings = {}) {
   return {
-    modules: true,
-    scriptPath: join(outDir, "index.js"),
-    modulesRoot: outDir,
-    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
-    compatibilityDate: config.compatibility_date,
-    durableObjects: Object.fromEntries(config.durable_objects.bindings.map((b) => [b.name, { className: b.class_name, useSQLite: true }])),
+    ...exampleOptions(bundle, bindings),
+    durableObjects: Object.fromEntries(bundle.config.durable_objects.bindings.map((b) => [b.name, { className: b.class_name, useSQLite: true }])),
     durableObjectsPersist: persist,
-    bindings: { ...config.vars, ...bindings },
-    host: "127.0.0.1",
-    port: 0,
   };
 }
 

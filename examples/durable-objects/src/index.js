@@ -34,7 +34,7 @@ import {
   handleAsapRequest,
 } from "asap-state/durable-object";
 import { version as PACKAGE_VERSION } from "asap-state/package.json";
-import { SCOPE_ADMIN, SCOPE_OF_PAYLOAD, SCOPE_READ, Refusal, authenticate, qualifiedTaskId, tenantOf } from "../../shared/auth.js";
+import { SCOPE_ADMIN, SCOPE_READ, Refusal, authenticate, checkRequest, qualifiedTaskId, tenantOf } from "../../shared/auth.js";
 
 const DEFAULT_AGENT_ID = "urn:asap:agent:durable-state";
 const ASAP_VERSION = "0.1";
@@ -200,12 +200,6 @@ function indexStub(env) {
   return env.INDEX.get(env.INDEX.idFromName("index"));
 }
 
-/** The request's JSON-RPC id, when it has a usable one (for the id of a refusal). */
-function requestId(parsed) {
-  const id = parsed?.id;
-  return typeof id === "string" || (typeof id === "number" && Number.isFinite(id)) ? id : null;
-}
-
 async function handleAsap(request, env) {
   if (request.method !== "POST") {
     return json({ error: `method ${request.method} not allowed: POST a JSON-RPC 2.0 request` }, 405, { allow: "POST" });
@@ -221,15 +215,8 @@ async function handleAsap(request, env) {
   if (body.length > MAX_BODY_BYTES) {
     return rpcError(413, -32600, `request body of more than ${MAX_BODY_BYTES} bytes`);
   }
-  let parsed;
-  try {
-    parsed = JSON.parse(body);
-  } catch {
-    parsed = undefined;
-  }
-  const scope = SCOPE_OF_PAYLOAD[parsed?.params?.envelope?.payload_type];
-  const refused = scope && caller.require(scope);
-  if (refused) return refused.rpcResponse(requestId(parsed));
+  const { parsed, refused } = checkRequest(caller, body);
+  if (refused) return refused;
   const taskId = requestTaskId(parsed);
   if (taskId === undefined) {
     // No task to route to: malformed JSON-RPC, an envelope without a task id, another payload

@@ -26,7 +26,7 @@ import {
   handleAsapRequest,
 } from "asap-state";
 import { version as PACKAGE_VERSION } from "asap-state/package.json";
-import { SCOPE_ADMIN, SCOPE_OF_PAYLOAD, Refusal, authenticate, qualifiedTaskId, tenantOf } from "../../shared/auth.js";
+import { SCOPE_ADMIN, Refusal, authenticate, checkRequest, qualifiedTaskId, tenantOf } from "../../shared/auth.js";
 
 /** Where the tenants' images live in KV: `${TENANTS_PREFIX}<sha-256 hex of the tenant>/state.db`. */
 const TENANTS_PREFIX = "tenants/";
@@ -136,12 +136,6 @@ function replyTaskId(payload) {
   return "";
 }
 
-/** The request's JSON-RPC id, when it has a usable one (for the id of a refusal). */
-function requestId(parsed) {
-  const id = parsed?.id;
-  return typeof id === "string" || (typeof id === "number" && Number.isFinite(id)) ? id : null;
-}
-
 async function handleAsap(request, env, started) {
   if (request.method !== "POST") {
     return json({ error: `method ${request.method} not allowed: POST a JSON-RPC 2.0 request` }, 405, { allow: "POST" });
@@ -150,15 +144,8 @@ async function handleAsap(request, env, started) {
   const caller = await authenticate(request, env);
   if (caller instanceof Refusal) return caller.rpcResponse();
   const body = await request.text();
-  let parsed;
-  try {
-    parsed = JSON.parse(body);
-  } catch {
-    parsed = undefined;
-  }
-  const scope = SCOPE_OF_PAYLOAD[parsed?.params?.envelope?.payload_type];
-  const refused = scope && caller.require(scope);
-  if (refused) return refused.rpcResponse(requestId(parsed));
+  const { refused } = checkRequest(caller, body);
+  if (refused) return refused;
   const slot = await tenantSlot(caller.tenant);
   const state = await getState(env, slot);
   const response = handleAsapRequest({ snapshots: state.snapshots }, body);
