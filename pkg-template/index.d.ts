@@ -615,8 +615,10 @@ export interface StateMessageStores {
  * Answers an ASAP state message from `stores.snapshots`: `state_query` (→
  * `state_query.response`), `state_restore` (→ `state_restore.ack`, the snapshot found by id,
  * any version) or `state_save` (→ `state_save.ack`). Returns `{ envelope }` or `{ error }`;
- * never throws, whatever `envelope` is (cycles, BigInt, proxies that throw become -32602). A
- * message that fails changes nothing.
+ * never throws, whatever `envelope` is (cycles, BigInt, proxies that throw become -32602), once
+ * the package is ready (in a browser, before `ready()` has resolved it throws `NOT_READY`, as
+ * every synchronous call does; no store exists then anyway). A message that fails changes
+ * nothing.
  *
  * ```js
  * const { envelope } = handleStateEnvelope({ snapshots }, {
@@ -632,7 +634,8 @@ export declare function handleStateEnvelope(stores: StateMessageStores, envelope
 /**
  * Answers a JSON-RPC 2.0 request (`JsonRpcRequest`, as an object or as its JSON text) carrying
  * an ASAP state message, as `handleStateEnvelope` does: the response to send back as the HTTP
- * body. Never throws; text that is not JSON gets -32700 with `id: null`.
+ * body. Never throws once the package is ready (see `handleStateEnvelope`); text that is not
+ * JSON gets -32700 with `id: null`.
  */
 export declare function handleAsapRequest(stores: StateMessageStores, request: unknown): JsonRpcResponse;
 
