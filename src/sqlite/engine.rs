@@ -608,10 +608,23 @@ impl Db {
             // A fresh database: no schema page to touch yet.
             return Self::open_unchecked(store, path, false);
         }
+        let wal = match store
+            .open(&format!("{path}-wal"), false)
+            .map_err(DbError::Io)?
+        {
+            Some(f) => Some(read_all(f.as_ref()).map_err(DbError::Io)?),
+            None => None,
+        };
         let page_size = validate_image(&existing)?;
-        let schema =
-            super::check::check_structure(&existing, page_size).map_err(DbError::Corrupt)?;
-        check_automatic_indexes(&schema)?;
+        {
+            // The structure a reader sees: the main file with the log's committed frames (after
+            // a checkpoint cut short, the main file alone points at pages only the log holds).
+            let current = super::wal::apply(&existing, wal.as_deref(), page_size);
+            let page_size = validate_image(&current)?;
+            let schema =
+                super::check::check_structure(&current, page_size).map_err(DbError::Corrupt)?;
+            check_automatic_indexes(&schema)?;
+        }
         if private {
             drop(existing);
             let db = Self::open_unchecked(store, path, true).map_err(refused)?;
@@ -620,12 +633,8 @@ impl Db {
         }
         let scratch = Arc::new(MemoryStore::new());
         scratch.put(PROBE_PATH, existing);
-        let wal = format!("{path}-wal");
-        if let Some(f) = store.open(&wal, false).map_err(DbError::Io)? {
-            scratch.put(
-                &format!("{PROBE_PATH}-wal"),
-                read_all(f.as_ref()).map_err(DbError::Io)?,
-            );
+        if let Some(wal) = wal {
+            scratch.put(&format!("{PROBE_PATH}-wal"), wal);
         }
         {
             let probe = Self::open_unchecked(scratch, PROBE_PATH, true).map_err(refused)?;

@@ -6,6 +6,7 @@ mod backing;
 mod check;
 mod engine;
 mod open;
+mod wal;
 
 pub use crate::sql::store::{SqliteMeteringStore, SqliteSnapshotStore, SqliteStateDb};
 #[cfg(not(target_arch = "wasm32"))]

@@ -1,0 +1,220 @@
+//! The database as a reader sees it: the main file with the committed frames of its write-ahead
+//! log applied, for the structural check that runs before the engine opens a file.
+//!
+//! In WAL mode the main file alone is not a consistent database: a checkpoint copies pages from
+//! the log into it in page order, page 1 (with the new page count and schema pointers) first, so
+//! a process killed during a checkpoint leaves a main file whose page 1 points at pages not
+//! written yet — which the log still holds, and which every reader (SQLite, the engine) takes
+//! from the log. Checking the main file alone refused such a file as damaged; the crash test
+//! (tests/js/crash.test.mjs) found it. The frames are read as SQLite's WAL format says: a frame
+//! counts only if its salts match the header's and its cumulative checksum holds, and only frames
+//! up to the last commit frame are applied.
+
+use std::borrow::Cow;
+
+const HEADER: usize = 32;
+const FRAME_HEADER: usize = 24;
+const MAGIC_LE: u32 = 0x377f_0682;
+const MAGIC_BE: u32 = 0x377f_0683;
+
+fn u32_at(b: &[u8], at: usize) -> Option<u32> {
+    let bytes: [u8; 4] = b.get(at..at.checked_add(4)?)?.try_into().ok()?;
+    Some(u32::from_be_bytes(bytes))
+}
+
+/// SQLite's WAL checksum of `data` (a multiple of 8 bytes), continuing from `(s0, s1)`.
+fn checksum(data: &[u8], big_endian: bool, (mut s0, mut s1): (u32, u32)) -> Option<(u32, u32)> {
+    if !data.len().is_multiple_of(8) {
+        return None;
+    }
+    for pair in data.chunks_exact(8) {
+        let word = |at: usize| -> Option<u32> {
+            let bytes: [u8; 4] = pair.get(at..at.checked_add(4)?)?.try_into().ok()?;
+            Some(if big_endian {
+                u32::from_be_bytes(bytes)
+            } else {
+                u32::from_le_bytes(bytes)
+            })
+        };
+        s0 = s0.wrapping_add(word(0)?).wrapping_add(s1);
+        s1 = s1.wrapping_add(word(4)?).wrapping_add(s0);
+    }
+    Some((s0, s1))
+}
+
+/// `main` with the committed frames of `wal` applied, when `wal` is a valid log for pages of
+/// `page_size` bytes; `main` itself when there is no log, it holds no committed frame, or it is
+/// not one SQLite would read (a reader then ignores it too).
+pub fn apply<'a>(main: &'a [u8], wal: Option<&[u8]>, page_size: usize) -> Cow<'a, [u8]> {
+    match wal.and_then(|w| committed_frames(w, page_size)) {
+        Some(frames) if !frames.pages.is_empty() => Cow::Owned(overlay(main, &frames, page_size)),
+        _ => Cow::Borrowed(main),
+    }
+}
+
+/// The pages of the committed frames (in log order, later ones win) and the database's size in
+/// pages after the last commit.
+struct Frames<'w> {
+    pages: Vec<(u32, &'w [u8])>,
+    db_pages: u32,
+}
+
+fn committed_frames(wal: &[u8], page_size: usize) -> Option<Frames<'_>> {
+    let magic = u32_at(wal, 0)?;
+    let big_endian = match magic {
+        MAGIC_BE => true,
+        MAGIC_LE => false,
+        _ => return None,
+    };
+    if usize::try_from(u32_at(wal, 8)?).ok()? != page_size {
+        return None;
+    }
+    let (salt1, salt2) = (u32_at(wal, 16)?, u32_at(wal, 20)?);
+    let mut sum = checksum(wal.get(..24)?, big_endian, (0, 0))?;
+    if sum != (u32_at(wal, 24)?, u32_at(wal, 28)?) {
+        return None;
+    }
+    let frame_size = FRAME_HEADER.checked_add(page_size)?;
+    let mut pages = Vec::new();
+    let mut committed = Frames {
+        pages: Vec::new(),
+        db_pages: 0,
+    };
+    let mut at = HEADER;
+    while let Some(frame) = wal.get(at..at.checked_add(frame_size)?) {
+        let (header, page) = frame.split_at(FRAME_HEADER);
+        if (u32_at(header, 8)?, u32_at(header, 12)?) != (salt1, salt2) {
+            break;
+        }
+        sum = checksum(header.get(..8)?, big_endian, sum)?;
+        sum = checksum(page, big_endian, sum)?;
+        if sum != (u32_at(header, 16)?, u32_at(header, 20)?) {
+            break;
+        }
+        let pgno = u32_at(header, 0)?;
+        if pgno == 0 {
+            break;
+        }
+        pages.push((pgno, page));
+        let db_pages = u32_at(header, 4)?;
+        if db_pages != 0 {
+            // A commit frame: everything so far is committed.
+            committed.pages.clone_from(&pages);
+            committed.db_pages = db_pages;
+        }
+        at = at.checked_add(frame_size)?;
+    }
+    Some(committed)
+}
+
+fn overlay(main: &[u8], frames: &Frames<'_>, page_size: usize) -> Vec<u8> {
+    let size = usize::try_from(frames.db_pages)
+        .ok()
+        .and_then(|n| n.checked_mul(page_size))
+        .unwrap_or(main.len());
+    let mut image = main.to_vec();
+    image.resize(size, 0);
+    for (pgno, page) in &frames.pages {
+        let start = usize::try_from(pgno.saturating_sub(1))
+            .ok()
+            .and_then(|n| n.checked_mul(page_size));
+        if let Some(slot) = start
+            .and_then(|s| Some(s..s.checked_add(page_size)?))
+            .and_then(|range| image.get_mut(range))
+        {
+            slot.copy_from_slice(page);
+        }
+    }
+    image
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
+mod tests {
+    use super::*;
+
+    /// A database in WAL mode written by the real SQLite, never checkpointed: (main file, log,
+    /// the same database checkpointed).
+    fn sqlite_wal(rows: usize) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+        let dir = std::env::temp_dir().join(format!("asap-wal-{}-{rows}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("db");
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.pragma_update(None, "journal_mode", "wal").unwrap();
+        conn.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
+        conn.execute_batch("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT NOT NULL)")
+            .unwrap();
+        conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
+            .unwrap();
+        for k in 0..rows {
+            conn.execute("INSERT INTO t VALUES (?1, ?2)", (k, "v".repeat(300)))
+                .unwrap();
+        }
+        let main = std::fs::read(&path).unwrap();
+        let wal = std::fs::read(dir.join("db-wal")).unwrap();
+        conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
+            .unwrap();
+        let checkpointed = std::fs::read(&path).unwrap();
+        drop(conn);
+        let _ = std::fs::remove_dir_all(&dir);
+        (main, wal, checkpointed)
+    }
+
+    #[test]
+    fn the_log_applied_is_the_checkpointed_database() {
+        let (main, wal, checkpointed) = sqlite_wal(200);
+        assert!(checkpointed.len() > main.len(), "the log holds new pages");
+        assert_eq!(
+            apply(&main, Some(&wal), 4096).as_ref(),
+            checkpointed.as_slice()
+        );
+        // A checkpoint killed after page 1 (the new size, new pointers) was written: the
+        // main file alone points past its end; with the log it is whole again.
+        let mut torn = main.clone();
+        torn[..4096].copy_from_slice(&checkpointed[..4096]);
+        assert_eq!(
+            apply(&torn, Some(&wal), 4096).as_ref(),
+            checkpointed.as_slice()
+        );
+    }
+
+    #[test]
+    fn only_valid_committed_frames_count() {
+        let (main, wal, _) = sqlite_wal(40);
+        // No log, another page size, a damaged header: the main file as it is.
+        assert_eq!(apply(&main, None, 4096).as_ref(), main.as_slice());
+        assert_eq!(apply(&main, Some(&wal), 1024).as_ref(), main.as_slice());
+        let mut bad = wal.clone();
+        bad[0] ^= 1;
+        assert_eq!(apply(&main, Some(&bad), 4096).as_ref(), main.as_slice());
+        let mut bad = wal.clone();
+        bad[24] ^= 1;
+        assert_eq!(apply(&main, Some(&bad), 4096).as_ref(), main.as_slice());
+        // A log cut inside its last frame, or with a damaged last frame: the commits before.
+        let frame = FRAME_HEADER + 4096;
+        let frames = (wal.len() - HEADER) / frame;
+        assert!(frames > 2);
+        let before_last =
+            apply(&main, Some(&wal[..HEADER + (frames - 1) * frame]), 4096).into_owned();
+        assert_eq!(
+            apply(&main, Some(&wal[..wal.len() - 1]), 4096).as_ref(),
+            before_last.as_slice()
+        );
+        let mut bad = wal.clone();
+        let last = wal.len() - 100;
+        bad[last] ^= 0xff;
+        assert_eq!(
+            apply(&main, Some(&bad), 4096).as_ref(),
+            before_last.as_slice()
+        );
+        // Garbage of any length is never a panic.
+        for n in [0, 1, 31, 32, 33, 56, 4120, 4121] {
+            let _ = apply(&main, Some(&vec![0x37; n]), 4096);
+        }
+    }
+}
