@@ -34,7 +34,7 @@ import { isDeepStrictEqual } from "node:util";
 import { fileURLToPath } from "node:url";
 import { SqliteStateDb, StateError } from "asap-state";
 import { ASAP_PATH, HEALTH_PATH, SKILL_FAILOVER_WORK, makeEnvelope, rpcRequest, ulid } from "./agent-worker.mjs";
-import { mintDevToken, parseJsonc } from "./shared/dev-token.mjs";
+import { mintDevToken, parseJsonc } from "./worker-lib/dev-token.mjs";
 
 const WORKER = fileURLToPath(new URL("./agent-worker.mjs", import.meta.url));
 const COORDINATOR = "urn:asap:agent:coordinator";

@@ -25,6 +25,8 @@ enum Expect {
     FirstKeyOrEnd,
     Colon,
     CommaOrEnd,
+    /// The outermost object is closed.
+    Done,
 }
 
 /// `text`, one JSON object, in serde_json's compact form: by the quick pass, else streamed
@@ -55,62 +57,54 @@ pub(crate) fn quick(text: &str) -> Option<Vec<u8>> {
         return None;
     }
     let mut expect = Expect::Value;
-    loop {
+    while expect != Expect::Done {
         i = skip_ws(b, i);
         let c = *b.get(i)?;
+        // A closing bracket, where a container may end, closes the innermost one if it is its own.
+        let may_close = matches!(
+            expect,
+            Expect::FirstValueOrEnd | Expect::FirstKeyOrEnd | Expect::CommaOrEnd
+        );
+        if may_close && matches!((c, stack.last()), (b'}', Some(b'{')) | (b']', Some(b'['))) {
+            stack.pop();
+            out.push(c);
+            i = i.checked_add(1)?;
+            expect = after_value(&stack);
+            continue;
+        }
         expect = match expect {
-            Expect::Value | Expect::FirstValueOrEnd => {
-                if expect == Expect::FirstValueOrEnd && c == b']' {
-                    i = close(&mut stack, &mut out, b'[', c, i)?;
-                    match after_value(&stack) {
-                        Some(next) => next,
-                        None => break,
+            Expect::Value | Expect::FirstValueOrEnd => match c {
+                b'{' | b'[' => {
+                    if stack.len() >= MAX_FAST_DEPTH {
+                        return None;
                     }
-                } else {
-                    match c {
-                        b'{' | b'[' => {
-                            if stack.len() >= MAX_FAST_DEPTH {
-                                return None;
-                            }
-                            stack.push(c);
-                            out.push(c);
-                            i = i.checked_add(1)?;
-                            if c == b'{' {
-                                Expect::FirstKeyOrEnd
-                            } else {
-                                Expect::FirstValueOrEnd
-                            }
-                        }
-                        _ => {
-                            i = match c {
-                                b'"' => string(text, i, &mut out)?,
-                                b't' => literal(b, i, b"true", &mut out)?,
-                                b'f' => literal(b, i, b"false", &mut out)?,
-                                b'n' => literal(b, i, b"null", &mut out)?,
-                                b'-' | b'0'..=b'9' => number(text, i, &mut out)?,
-                                _ => return None,
-                            };
-                            match after_value(&stack) {
-                                Some(next) => next,
-                                None => break,
-                            }
-                        }
+                    stack.push(c);
+                    out.push(c);
+                    i = i.checked_add(1)?;
+                    if c == b'{' {
+                        Expect::FirstKeyOrEnd
+                    } else {
+                        Expect::FirstValueOrEnd
                     }
                 }
-            }
+                _ => {
+                    i = match c {
+                        b'"' => string(text, i, &mut out)?,
+                        b't' => literal(b, i, b"true", &mut out)?,
+                        b'f' => literal(b, i, b"false", &mut out)?,
+                        b'n' => literal(b, i, b"null", &mut out)?,
+                        b'-' | b'0'..=b'9' => number(text, i, &mut out)?,
+                        _ => return None,
+                    };
+                    after_value(&stack)
+                }
+            },
             Expect::Key | Expect::FirstKeyOrEnd => {
-                if expect == Expect::FirstKeyOrEnd && c == b'}' {
-                    i = close(&mut stack, &mut out, b'{', c, i)?;
-                    match after_value(&stack) {
-                        Some(next) => next,
-                        None => break,
-                    }
-                } else if c == b'"' {
-                    i = string(text, i, &mut out)?;
-                    Expect::Colon
-                } else {
+                if c != b'"' {
                     return None;
                 }
+                i = string(text, i, &mut out)?;
+                Expect::Colon
             }
             Expect::Colon => {
                 if c != b':' {
@@ -120,26 +114,19 @@ pub(crate) fn quick(text: &str) -> Option<Vec<u8>> {
                 i = i.checked_add(1)?;
                 Expect::Value
             }
-            Expect::CommaOrEnd => match (c, stack.last()) {
-                (b',', Some(&open)) => {
-                    out.push(c);
-                    i = i.checked_add(1)?;
-                    if open == b'{' {
-                        Expect::Key
-                    } else {
-                        Expect::Value
-                    }
+            Expect::CommaOrEnd => {
+                if c != b',' {
+                    return None;
                 }
-                (b'}', Some(b'{')) | (b']', Some(b'[')) => {
-                    let open = if c == b'}' { b'{' } else { b'[' };
-                    i = close(&mut stack, &mut out, open, c, i)?;
-                    match after_value(&stack) {
-                        Some(next) => next,
-                        None => break,
-                    }
+                out.push(c);
+                i = i.checked_add(1)?;
+                if stack.last() == Some(&b'{') {
+                    Expect::Key
+                } else {
+                    Expect::Value
                 }
-                _ => return None,
-            },
+            }
+            Expect::Done => return None,
         };
     }
     // Only whitespace may follow the object.
@@ -149,22 +136,13 @@ pub(crate) fn quick(text: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// What follows a complete value: `None` when it closed the outermost object.
-fn after_value(stack: &[u8]) -> Option<Expect> {
+/// What follows a complete value: the end, when it closed the outermost object.
+fn after_value(stack: &[u8]) -> Expect {
     if stack.is_empty() {
-        None
+        Expect::Done
     } else {
-        Some(Expect::CommaOrEnd)
+        Expect::CommaOrEnd
     }
-}
-
-/// Closes the innermost container (which must be `open`) with `c` at `i`; the index after it.
-fn close(stack: &mut Vec<u8>, out: &mut Vec<u8>, open: u8, c: u8, i: usize) -> Option<usize> {
-    if stack.pop()? != open {
-        return None;
-    }
-    out.push(c);
-    i.checked_add(1)
 }
 
 fn skip_ws(b: &[u8], mut i: usize) -> usize {

@@ -108,10 +108,17 @@ fn committed_frames(wal: &[u8], page_size: usize) -> Option<Frames<'_>> {
 }
 
 fn overlay(main: &[u8], frames: &Frames<'_>, page_size: usize) -> Vec<u8> {
+    // The committed size, but never more than the pages the two files hold: a damaged log's
+    // size field must not make this allocate (in wasm, running out of memory is a trap).
+    let held = frames
+        .pages
+        .iter()
+        .filter_map(|(pgno, _)| usize::try_from(*pgno).ok()?.checked_mul(page_size))
+        .fold(main.len(), usize::max);
     let size = usize::try_from(frames.db_pages)
         .ok()
         .and_then(|n| n.checked_mul(page_size))
-        .unwrap_or(main.len());
+        .map_or(main.len(), |size| size.min(held));
     let mut image = main.to_vec();
     image.resize(size, 0);
     for (pgno, page) in &frames.pages {
@@ -183,6 +190,21 @@ mod tests {
         );
     }
 
+    /// Writes the cumulative checksums of every frame again (after a frame header was edited).
+    fn reseal(wal: &mut [u8]) {
+        let big_endian = u32_at(wal, 0) == Some(MAGIC_BE);
+        let mut sum = (u32_at(wal, 24).unwrap(), u32_at(wal, 28).unwrap());
+        let frame = FRAME_HEADER + 4096;
+        let mut at = HEADER;
+        while at + frame <= wal.len() {
+            sum = checksum(&wal[at..at + 8], big_endian, sum).unwrap();
+            sum = checksum(&wal[at + FRAME_HEADER..at + frame], big_endian, sum).unwrap();
+            wal[at + 16..at + 20].copy_from_slice(&sum.0.to_be_bytes());
+            wal[at + 20..at + 24].copy_from_slice(&sum.1.to_be_bytes());
+            at += frame;
+        }
+    }
+
     #[test]
     fn only_valid_committed_frames_count() {
         let (main, wal, _) = sqlite_wal(40);
@@ -212,6 +234,18 @@ mod tests {
             apply(&main, Some(&bad), 4096).as_ref(),
             before_last.as_slice()
         );
+        // A commit frame claiming a huge database: the size is capped by the pages held.
+        let mut huge = wal.clone();
+        let last = HEADER + (frames - 1) * frame;
+        huge[last + 4..last + 8].copy_from_slice(&u32::MAX.to_be_bytes());
+        reseal(&mut huge);
+        let applied = apply(&main, Some(&huge), 4096);
+        assert_ne!(
+            applied.as_ref(),
+            main.as_slice(),
+            "the resealed log is read"
+        );
+        assert!(applied.len() <= main.len().max(frames * 4096));
         // Garbage of any length is never a panic.
         for n in [0, 1, 31, 32, 33, 56, 4120, 4121] {
             let _ = apply(&main, Some(&vec![0x37; n]), 4096);

@@ -1,5 +1,5 @@
 // Who may touch which state (issue 14): both Worker examples in real workerd (Miniflare), with
-// bearer JWTs verified by examples/shared/auth.js. Every refusal is checked for its status, its
+// bearer JWTs verified by examples/worker-lib/auth.js. Every refusal is checked for its status, its
 // WWW-Authenticate challenge and its JSON-RPC error — and then the stores are read back with an
 // admin token to show that the refused request read and wrote nothing. Tenants are checked
 // against each other (read, write, restore, listing, export), a JWKS key rotation is served by a
@@ -14,9 +14,8 @@ import { join } from "node:path";
 import { Miniflare } from "miniflare";
 import { SignJWT, UnsecuredJWT, exportJWK, generateKeyPair, base64url } from "jose";
 import { SqliteStateDb } from "asap-state";
-import { AUTH_BINDINGS, ALL_SCOPES, bearer, bundleExample, durableObjectsMiniflareOptions, edgeWorkerMiniflareOptions, token } from "./helpers.mjs";
+import { AUTH_BINDINGS, ALL_SCOPES, asapSend, bearer, bundleExample, durableObjectsMiniflareOptions, edgeWorkerMiniflareOptions, token } from "./helpers.mjs";
 
-const COORDINATOR = "urn:asap:agent:coordinator";
 const now = () => Math.floor(Date.now() / 1000);
 
 let tmp;
@@ -41,7 +40,6 @@ async function startExample(name, bindings = AUTH_BINDINGS) {
   const mf = new Miniflare(options);
   await mf.ready;
   const agent = bundles[name].config.vars.ASAP_AGENT_ID;
-  let seq = 0;
   const example = {
     name,
     mf,
@@ -52,11 +50,7 @@ async function startExample(name, bindings = AUTH_BINDINGS) {
     },
     get: (path, headers = {}) => mf.dispatchFetch(`http://localhost${path}`, { headers }),
     /** One `asap.send` of an ASAP envelope: the HTTP answer. */
-    send(headers, payload_type, payload) {
-      seq += 1;
-      const envelope = { id: `env-${seq}`, asap_version: "0.1", sender: COORDINATOR, recipient: agent, payload_type, payload };
-      return example.post(JSON.stringify({ jsonrpc: "2.0", method: "asap.send", id: `rpc-${seq}`, params: { envelope } }), headers);
-    },
+    send: (headers, payload_type, payload) => example.post(JSON.stringify(asapSend(agent, payload_type, payload)), headers),
     save: (headers, task_id, data, expected_version) => example.send(headers, "state_save", { snapshot: { task_id, data }, ...(expected_version === undefined ? {} : { expected_version }) }),
     query: (headers, task_id, version) => example.send(headers, "state_query", version === undefined ? { task_id } : { task_id, version }),
     restore: (headers, task_id, snapshot_id) => example.send(headers, "state_restore", { task_id, snapshot_id }),

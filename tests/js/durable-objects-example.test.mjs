@@ -12,10 +12,9 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Miniflare } from "miniflare";
 import { SqliteStateDb } from "asap-state";
-import { AUTH_BINDINGS, bearer, bundleDurableObjectsExample, durableObjectsMiniflareOptions, readWithReference } from "./helpers.mjs";
+import { AUTH_BINDINGS, COORDINATOR, asapSend, bearer, bundleDurableObjectsExample, durableObjectsMiniflareOptions, readWithReference } from "./helpers.mjs";
 
 const REPO = resolve(fileURLToPath(new URL("../..", import.meta.url)));
-const COORDINATOR = "urn:asap:agent:coordinator";
 const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 /** The whole bundled worker, gzip: the goal of issue 13. */
 const BUNDLE_GZIP_BUDGET = 250 * 1024;
@@ -44,26 +43,9 @@ async function post(body, headers = AUTH) {
   return { status: res.status, body: await res.json() };
 }
 
-let seq = 0;
 /** One ASAP envelope as a JSON-RPC `asap.send` request: the HTTP answer and the request. */
 async function send(payload_type, payload) {
-  seq += 1;
-  const request = {
-    jsonrpc: "2.0",
-    method: "asap.send",
-    id: `rpc-${seq}`,
-    params: {
-      envelope: {
-        id: `env-${seq}`,
-        asap_version: "0.1",
-        sender: COORDINATOR,
-        recipient: config.vars.ASAP_AGENT_ID,
-        payload_type,
-        payload,
-        trace_id: "trace-do-1",
-      },
-    },
-  };
+  const request = asapSend(config.vars.ASAP_AGENT_ID, payload_type, payload, { trace_id: "trace-do-1" });
   return { ...(await post(JSON.stringify(request))), request };
 }
 

@@ -15,11 +15,10 @@ import { fileURLToPath } from "node:url";
 import { Miniflare } from "miniflare";
 import { SqliteStateDb } from "asap-state";
 import { createHash } from "node:crypto";
-import { AUTH_BINDINGS, bearer, bundleExample, edgeWorkerMiniflareOptions, parseJsonc } from "./helpers.mjs";
+import { AUTH_BINDINGS, COORDINATOR, asapSend, bearer, bundleExample, edgeWorkerMiniflareOptions, parseJsonc } from "./helpers.mjs";
 
 const REPO = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 const EXAMPLE = join(REPO, "examples/edge-worker");
-const COORDINATOR = "urn:asap:agent:coordinator";
 const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 
 const config = parseJsonc(readFileSync(join(EXAMPLE, "wrangler.jsonc"), "utf8"));
@@ -55,27 +54,9 @@ async function post(mf, body, path = "/asap", headers = AUTH) {
   return { status: res.status, headers: res.headers, body: await res.json() };
 }
 
-let seq = 0;
 /** Sends one ASAP envelope as a JSON-RPC `asap.send` request; returns the HTTP answer. */
 async function send(mf, payload_type, payload, envelope = {}) {
-  seq += 1;
-  const request = {
-    jsonrpc: "2.0",
-    method: "asap.send",
-    id: `rpc-${seq}`,
-    params: {
-      envelope: {
-        id: `env-${seq}`,
-        asap_version: "0.1",
-        sender: COORDINATOR,
-        recipient: config.vars.ASAP_AGENT_ID,
-        payload_type,
-        payload,
-        trace_id: "trace-edge-1",
-        ...envelope,
-      },
-    },
-  };
+  const request = asapSend(config.vars.ASAP_AGENT_ID, payload_type, payload, { trace_id: "trace-edge-1", ...envelope });
   const res = await post(mf, JSON.stringify(request));
   return { ...res, request };
 }

@@ -6,7 +6,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { StateError } from "asap-state";
-import { mintDevToken, parseJsonc } from "../../examples/shared/dev-token.mjs";
+import { mintDevToken, parseJsonc } from "../../examples/worker-lib/dev-token.mjs";
 
 const REPO = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 
@@ -107,6 +107,24 @@ export function wranglerDryRun(tmp, config, outDir) {
   });
   assert.equal(r.status, 0, `wrangler deploy --dry-run failed:\n${r.stdout}\n${r.stderr}`);
   return r;
+}
+
+/** The sender of the tests' ASAP requests. */
+export const COORDINATOR = "urn:asap:agent:coordinator";
+
+let rpcSeq = 0;
+/**
+ * One ASAP envelope from the coordinator to `recipient` as a JSON-RPC `asap.send` request, with
+ * fresh ids (`rpc-<n>`, `env-<n>`); `envelope` adds or overrides envelope fields.
+ */
+export function asapSend(recipient, payload_type, payload, envelope = {}) {
+  rpcSeq += 1;
+  return {
+    jsonrpc: "2.0",
+    method: "asap.send",
+    id: `rpc-${rpcSeq}`,
+    params: { envelope: { id: `env-${rpcSeq}`, asap_version: "0.1", sender: COORDINATOR, recipient, payload_type, payload, ...envelope } },
+  };
 }
 
 /** JSON with comments (wrangler.jsonc) → a value; the examples' own parser, strings left alone. */

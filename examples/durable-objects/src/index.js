@@ -10,7 +10,7 @@
 //   GET  /state.db?after=&limit=    a page of tasks (at most 100, in task id order) as one SQLite file
 //   (`&tenant=<t>` or `&tenant=*` on the last three: another tenant, or all; asap:admin only)
 //
-// Every state endpoint takes a bearer JWT (../shared/auth.js: JWKS or, for local development, an
+// Every state endpoint takes a bearer JWT (../worker-lib/auth.js: JWKS or, for local development, an
 // HS256 secret; issuer and audience checked). The token's tenant (its `sub`, or the claim
 // ASAP_AUTH_TENANT_CLAIM names) is part of every object's name and of every index entry, so a
 // tenant's requests can only ever reach that tenant's objects.
@@ -33,11 +33,10 @@ import {
   StateError,
   handleAsapRequest,
 } from "asap-state/durable-object";
-import { version as PACKAGE_VERSION } from "asap-state/package.json";
-import { SCOPE_ADMIN, SCOPE_READ, Refusal, authenticate, checkRequest, qualifiedTaskId, tenantOf } from "../../shared/auth.js";
+import { SCOPE_ADMIN, SCOPE_READ, Refusal, authenticate, checkRequest, qualifiedTaskId, tenantOf } from "../../worker-lib/auth.js";
+import { health, json } from "../../worker-lib/http.js";
 
 const DEFAULT_AGENT_ID = "urn:asap:agent:durable-state";
-const ASAP_VERSION = "0.1";
 /** The largest request body: a snapshot's data may be 32 MiB, plus its envelope. */
 const MAX_BODY_BYTES = 34 * 1024 * 1024;
 /** How long a task object waits before it retries entering its task in the index. */
@@ -46,12 +45,6 @@ const INDEX_RETRY_MS = 5_000;
 // Module scope lives as long as the isolate; its start is taken at its first request (the
 // Workers clock means nothing while the global scope runs).
 let startedAt;
-
-const JSON_HEADERS = { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" };
-
-function json(value, status = 200, headers = {}) {
-  return new Response(JSON.stringify(value), { status, headers: { ...JSON_HEADERS, ...headers } });
-}
 
 /** A JSON-RPC error the worker answers itself (before any object is asked). */
 function rpcError(status, code, message) {
@@ -305,17 +298,6 @@ async function download(request, env) {
   return new Response(bytes, { headers: { ...headers, "content-length": String(bytes.byteLength) } });
 }
 
-function health(env) {
-  return json({
-    status: "healthy",
-    agent_id: env.ASAP_AGENT_ID || DEFAULT_AGENT_ID,
-    version: PACKAGE_VERSION,
-    asap_version: ASAP_VERSION,
-    uptime_seconds: Math.round((Date.now() - startedAt) / 10) / 100,
-    load: null,
-  });
-}
-
 /**
  * The read endpoints answer pages of other origins (the state inspector, opened from anywhere)
  * with CORS headers: the bearer token, not the origin, is what grants access, and no cookie is
@@ -370,7 +352,7 @@ export default {
           return await handleAsap(request, env);
         case "/.well-known/asap/health":
           if (request.method !== "GET") return json({ error: `method ${request.method} not allowed` }, 405, { allow: "GET" });
-          return health(env);
+          return health(env.ASAP_AGENT_ID || DEFAULT_AGENT_ID, startedAt);
         case "/tasks":
           return request.method === "OPTIONS" ? preflight() : withCors(await listTasks(request, env));
         case "/state.db":

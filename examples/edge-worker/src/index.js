@@ -6,7 +6,7 @@
 //   GET  /state.db                  the caller's tenant's SQLite image (scope asap:admin; `?tenant=<t>`
 //                                   another tenant's, `?tenant=*` every tenant's, task ids qualified)
 //
-// Every state endpoint takes a bearer JWT (../shared/auth.js: JWKS or, for local development, an
+// Every state endpoint takes a bearer JWT (../worker-lib/auth.js: JWKS or, for local development, an
 // HS256 secret; issuer and audience checked). Each tenant (the token's `sub`, or the claim
 // ASAP_AUTH_TENANT_CLAIM names) has a database of its own: one SQLite database per tenant and
 // isolate, in the isolate's memory, opened on the first request that needs it from the tenant's
@@ -25,13 +25,12 @@ import {
   createSnapshotStore,
   handleAsapRequest,
 } from "asap-state";
-import { version as PACKAGE_VERSION } from "asap-state/package.json";
-import { SCOPE_ADMIN, Refusal, authenticate, checkRequest, qualifiedTaskId, tenantOf } from "../../shared/auth.js";
+import { SCOPE_ADMIN, Refusal, authenticate, checkRequest, qualifiedTaskId, tenantOf } from "../../worker-lib/auth.js";
+import { health, json } from "../../worker-lib/http.js";
 
 /** Where the tenants' images live in KV: `${TENANTS_PREFIX}<sha-256 hex of the tenant>/state.db`. */
 const TENANTS_PREFIX = "tenants/";
 const DEFAULT_AGENT_ID = "urn:asap:agent:edge-state";
-const ASAP_VERSION = "0.1";
 
 // Module scope lives as long as the isolate. The Workers clock advances only with I/O and means
 // nothing while the global scope runs, so the isolate's start is taken at its first request.
@@ -61,12 +60,6 @@ async function tenantSlot(tenant) {
     slot = tenants.get(tenant);
   }
   return slot;
-}
-
-const JSON_HEADERS = { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" };
-
-function json(value, status = 200, headers = {}) {
-  return new Response(JSON.stringify(value), { status, headers: { ...JSON_HEADERS, ...headers } });
 }
 
 /** What the worker logs of an error: a StateError's code and message, anything else in full. */
@@ -184,17 +177,6 @@ async function handleAsap(request, env, started) {
   return json(response, 200, headers);
 }
 
-function health(env) {
-  return json({
-    status: "healthy",
-    agent_id: env.ASAP_AGENT_ID || DEFAULT_AGENT_ID,
-    version: PACKAGE_VERSION,
-    asap_version: ASAP_VERSION,
-    uptime_seconds: Math.round((Date.now() - startedAt) / 10) / 100,
-    load: null,
-  });
-}
-
 /** A tenant's state as SQLite file bytes (the memory backend's copied into a fresh image). */
 async function tenantImage(env, slot) {
   const state = await getState(env, slot);
@@ -265,7 +247,7 @@ export default {
           return await handleAsap(request, env, started);
         case "/.well-known/asap/health":
           if (request.method !== "GET") return json({ error: `method ${request.method} not allowed` }, 405, { allow: "GET" });
-          return health(env);
+          return health(env.ASAP_AGENT_ID || DEFAULT_AGENT_ID, startedAt);
         case "/state.db":
           return await downloadImage(request, env);
         default:

@@ -16,6 +16,7 @@
 // The tenant is one claim of the token (`sub` unless ASAP_AUTH_TENANT_CLAIM names another). Each
 // example keeps a tenant's tasks where no other tenant's requests can reach: see their READMEs.
 import { createRemoteJWKSet, jwtVerify } from "jose";
+import { json } from "./http.js";
 
 export const SCOPE_READ = "asap:read";
 export const SCOPE_EXECUTE = "asap:execute";
@@ -72,10 +73,8 @@ export class Refusal {
   }
 
   #response(body) {
-    const headers = { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" };
     const challenge = this.challenge();
-    if (challenge) headers["www-authenticate"] = challenge;
-    return new Response(JSON.stringify(body), { status: this.status, headers });
+    return json(body, this.status, challenge ? { "www-authenticate": challenge } : {});
   }
 }
 

@@ -2,7 +2,7 @@
 // Mints a development token for a Worker example running under `wrangler dev` with a shared
 // HS256 secret (never in production: there, tokens come from your identity provider's JWKS).
 //
-//   node examples/shared/dev-token.mjs --config examples/durable-objects/wrangler.jsonc \
+//   node examples/worker-lib/dev-token.mjs --config examples/durable-objects/wrangler.jsonc \
 //     --sub alice --scope "asap:read asap:execute" [--ttl 3600]
 //
 // Reads ASAP_AUTH_ISSUER and ASAP_AUTH_AUDIENCE from the config's "vars" and ASAP_AUTH_HS256_SECRET
@@ -55,7 +55,7 @@ async function main() {
     },
   });
   if (!values.config || !values.sub) {
-    console.error('usage: node examples/shared/dev-token.mjs --config <wrangler.jsonc> --sub <tenant> [--scope "asap:read asap:execute"] [--ttl 3600]');
+    console.error('usage: node examples/worker-lib/dev-token.mjs --config <wrangler.jsonc> --sub <tenant> [--scope "asap:read asap:execute"] [--ttl 3600]');
     process.exit(2);
   }
   const config = parseJsonc(readFileSync(values.config, "utf8"));
