@@ -13,14 +13,14 @@ CHROMEDRIVER ?= /usr/bin/chromedriver
 export CHROMEDRIVER
 
 .PHONY: help demo www test setup setup-rust setup-node setup-browser pkg lint fmt \
-        test-rust test-wasm test-js coverage setup-coverage setup-python setup-sqlite3 clean \
+        test-rust test-wasm test-js test-langgraph coverage setup-coverage setup-python setup-sqlite3 clean \
         bench bench-smoke setup-bench
 
 help:
 	@echo "make demo   build the package and the inspector, write a demo state file, serve the inspector on 127.0.0.1"
 	@echo "make test   everything: lint, Rust tests, wasm tests (Node + Chromium), package, JS tests, coverage"
 	@echo "make bench  benchmarks against the peers (sql.js, better-sqlite3, LangGraph MemorySaver, a JS Map store): bench/RESULTS.md"
-	@echo "(also: make pkg, make www, make lint, make test-rust, make test-wasm, make test-js, make coverage)"
+	@echo "(also: make pkg, make www, make lint, make test-rust, make test-wasm, make test-js, make test-langgraph, make coverage)"
 
 ## ---------------------------------------------------------------- setup (idempotent)
 setup: setup-rust setup-node setup-browser setup-coverage setup-python setup-sqlite3
@@ -143,6 +143,14 @@ test-wasm: setup-rust setup-browser
 
 test-js: pkg setup-browser setup-sqlite3 setup-python setup-bench
 	node --test --test-reporter=spec tests/js/*.test.mjs
+	$(LANGGRAPH_SUITE)
+
+# LangGraph's checkpointer conformance suite (@langchain/langgraph-checkpoint-validation, vitest)
+# against AsapCheckpointSaver on the memory store, a SQLite image, a SQLite Node file and Durable
+# Objects in workerd (tests/langgraph/); part of test-js.
+LANGGRAPH_SUITE := node_modules/.bin/vitest run --config tests/langgraph/vitest.config.mjs
+test-langgraph: pkg
+	$(LANGGRAPH_SUITE)
 
 # Line and region coverage of the core crate; fails under $(COVERAGE_MIN_LINES)% of lines.
 # HTML report: coverage/html/index.html (git-ignored).

@@ -3,7 +3,7 @@
 //
 //   node --expose-gc bench/run.mjs            full run (make bench), writes bench/RESULTS.md
 //   node --expose-gc bench/run.mjs --smoke    one small round of everything (make test)
-//   options: --out FILE   --only sizes,cold,memory,sqlite,metering,bytes,workerd,durable   --rounds N
+//   options: --out FILE   --only sizes,cold,memory,sqlite,metering,bytes,workerd,durable,langgraph   --rounds N
 //
 // Every store's answers are checked against the others' as it runs: a store that returns
 // something else makes the run fail, so a fast wrong answer never becomes a good figure.
@@ -19,6 +19,7 @@ import { memorySection } from "./sections/memory.mjs";
 import { sqliteSection, bytesSection } from "./sections/sqlite.mjs";
 import { meteringSection } from "./sections/metering.mjs";
 import { durableSection } from "./sections/durable.mjs";
+import { langgraphSection } from "./sections/langgraph.mjs";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
@@ -51,6 +52,7 @@ const config = args.smoke
       coldRuns: 1,
       workerdRuns: 1,
       durableOps: 20,
+      langgraphSteps: 10,
     }
   : {
       smoke: false,
@@ -76,6 +78,7 @@ const config = args.smoke
       coldRuns: 7,
       workerdRuns: 3,
       durableOps: 300,
+      langgraphSteps: 100,
     };
 
 const sections = [
@@ -87,6 +90,7 @@ const sections = [
   ["bytes", bytesSection],
   ["workerd", workerdSection],
   ["durable", durableSection],
+  ["langgraph", langgraphSection],
 ];
 
 const started = Date.now();

@@ -114,6 +114,7 @@ impl<S: SnapshotStore> SnapshotStore for Guarded<S> {
         save_data_text(input: StateSnapshotInput, data: DataText, options: SaveOptions) -> String;
         get_json(task_id: &str, version: Option<u64>) -> Option<String>;
         get_by_id(task_id: &str, snapshot_id: &str) -> Option<StateSnapshot>;
+        get_by_id_json(task_id: &str, snapshot_id: &str) -> Option<String>;
         list_versions(task_id: &str) -> Vec<u64>;
         delete(task_id: &str, version: Option<u64>) -> bool;
         list_tasks() -> Vec<TaskSummary>;
@@ -168,6 +169,7 @@ mod tests {
         closed(snaps.get("t", None).unwrap_err());
         closed(snaps.get_json("t", None).unwrap_err());
         closed(snaps.get_by_id("t", "x").unwrap_err());
+        closed(snaps.get_by_id_json("t", "x").unwrap_err());
         closed(snaps.list_versions("t").unwrap_err());
         closed(snaps.delete("t", None).unwrap_err());
         closed(snaps.list_tasks().unwrap_err());

@@ -145,6 +145,21 @@ impl MemorySnapshotStore {
         };
         found.map(|(v, s)| f(s, v)).transpose()
     }
+
+    /// `f` of the task's highest version whose snapshot has this id.
+    fn find_id<T>(
+        &self,
+        task_id: &str,
+        snapshot_id: &str,
+        f: impl FnOnce(&Stored, u64) -> Result<T>,
+    ) -> Result<Option<T>> {
+        let tasks = lock(&self.tasks);
+        tasks
+            .get(task_id)
+            .and_then(|versions| versions.iter().rev().find(|(_, s)| s.id == snapshot_id))
+            .map(|(v, s)| f(s, *v))
+            .transpose()
+    }
 }
 
 impl SnapshotStore for MemorySnapshotStore {
@@ -178,12 +193,11 @@ impl SnapshotStore for MemorySnapshotStore {
     }
 
     fn get_by_id(&self, task_id: &str, snapshot_id: &str) -> Result<Option<StateSnapshot>> {
-        let tasks = lock(&self.tasks);
-        tasks
-            .get(task_id)
-            .and_then(|versions| versions.iter().rev().find(|(_, s)| s.id == snapshot_id))
-            .map(|(v, s)| s.snapshot(task_id, *v))
-            .transpose()
+        self.find_id(task_id, snapshot_id, |s, v| s.snapshot(task_id, v))
+    }
+
+    fn get_by_id_json(&self, task_id: &str, snapshot_id: &str) -> Result<Option<String>> {
+        self.find_id(task_id, snapshot_id, |s, v| s.json(task_id, v))
     }
 
     fn list_versions(&self, task_id: &str) -> Result<Vec<u64>> {

@@ -54,6 +54,13 @@ pub trait SnapshotStore {
     /// The task's snapshot with this id (the highest version if several share it).
     fn get_by_id(&self, task_id: &str, snapshot_id: &str) -> Result<Option<StateSnapshot>>;
 
+    /// [`get_by_id`](Self::get_by_id) as JSON text, as [`get_json`](Self::get_json).
+    fn get_by_id_json(&self, task_id: &str, snapshot_id: &str) -> Result<Option<String>> {
+        self.get_by_id(task_id, snapshot_id)?
+            .map(|s| snapshot_text(&s))
+            .transpose()
+    }
+
     /// The task's versions, ascending; empty for an unknown task.
     fn list_versions(&self, task_id: &str) -> Result<Vec<u64>>;
 

@@ -344,3 +344,35 @@ fn save_data_text_equals_save() {
         assert_eq!(store.list_versions("t").unwrap(), vec![1, 2]);
     }
 }
+
+/// `get_by_id_json` (what JavaScript reads) is the text of `get_by_id`'s snapshot, on the memory
+/// store and on SQLite (rows of several versions sharing an id: the highest version answers).
+#[test]
+fn get_by_id_json_is_the_text_of_get_by_id() {
+    let memory = MemorySnapshotStore::new();
+    let db = SqliteStateDb::open_in_memory(Runtime::default()).unwrap();
+    let sqlite = db.snapshots();
+    let stores: [&dyn SnapshotStore; 2] = [&memory, &sqlite];
+    for store in stores {
+        for (version, id) in [(1, "a"), (2, "b"), (3, "a"), (4, "c")] {
+            let data = json!({ "v": version, "text": "é \u{1f600}", "n": -0.5 });
+            let mut input = StateSnapshotInput::new("t", data.as_object().cloned().unwrap());
+            input.id = Some(id.into());
+            store.save(input, SaveOptions::default()).unwrap();
+        }
+        for id in ["a", "b", "c"] {
+            let snapshot = store.get_by_id("t", id).unwrap().unwrap();
+            let text = store.get_by_id_json("t", id).unwrap().unwrap();
+            assert_eq!(text, serde_json::to_string(&snapshot).unwrap(), "{id}");
+        }
+        assert!(text_version(&store.get_by_id_json("t", "a").unwrap().unwrap()) == 3);
+        assert_eq!(store.get_by_id_json("t", "missing").unwrap(), None);
+        assert_eq!(store.get_by_id_json("other", "a").unwrap(), None);
+    }
+}
+
+fn text_version(text: &str) -> u64 {
+    serde_json::from_str::<serde_json::Value>(text).unwrap()["version"]
+        .as_u64()
+        .unwrap()
+}

@@ -248,6 +248,7 @@ fn snapshot_rows_whose_data_is_not_a_json_object_are_corrupt() {
         corrupt_mentions(s.get("t", None), "data is not a JSON object");
         corrupt_mentions(s.get("t", Some(1)), "data is not a JSON object");
         corrupt_mentions(s.get_by_id("t", "snap_1"), "data is not a JSON object");
+        corrupt_mentions(s.get_by_id_json("t", "snap_1"), "data is not a JSON object");
         corrupt_mentions(s.get_json("t", None), "data is not a JSON object");
         corrupt_mentions(s.get_json("t", Some(1)), "data is not a JSON object");
         // Listing versions does not read data.
@@ -277,6 +278,7 @@ fn get_json_reads_rows_as_get_does() {
             "{}",
             &data[..40.min(data.len())]
         );
+        assert_eq!(s.get_by_id_json("t", &got.id).unwrap().unwrap(), text);
     }
     let db = open_rows(&snapshot_row("1", "'{\"a\": NaN}'"));
     corrupt_mentions(

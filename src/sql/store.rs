@@ -616,6 +616,15 @@ impl SnapshotStore for SqliteSnapshotStore {
         })
     }
 
+    fn get_by_id_json(&self, task_id: &str, snapshot_id: &str) -> Result<Option<String>> {
+        self.db.with(|conn| {
+            self.db
+                .snapshot_row(conn, schema::GET_BY_ID, &[text(task_id), text(snapshot_id)])?
+                .map(|r| snapshot_json_from_row(&r))
+                .transpose()
+        })
+    }
+
     fn list_versions(&self, task_id: &str) -> Result<Vec<u64>> {
         self.db.with(|conn| {
             query(conn, schema::LIST_VERSIONS, &[text(task_id)])?

@@ -136,10 +136,10 @@ test("make bench's smoke run: every part runs, every store agrees, the report is
     assert.equal(r.status, 0, `bench --smoke failed:\n${r.stderr.slice(-4000)}`);
     const md = readFileSync(out, "utf8");
     assert.equal(md, r.stdout);
-    for (const heading of ["## Goals", "## Wasm sizes", "## Cold start in Node", "## Memory backend vs plain JavaScript and LangGraph", "## SQLite backend vs sql.js and better-sqlite3", "## Metering: ", "## Open from bytes and exportBytes", "## Cold start in workerd (Miniflare)", "## Durable Objects in workerd (Miniflare)"]) {
+    for (const heading of ["## Goals", "## Wasm sizes", "## Cold start in Node", "## Memory backend vs plain JavaScript and LangGraph", "## SQLite backend vs sql.js and better-sqlite3", "## Metering: ", "## Open from bytes and exportBytes", "## Cold start in workerd (Miniflare)", "## Durable Objects in workerd (Miniflare)", "## LangGraph checkpointers during a graph run"]) {
       assert.ok(md.includes(heading), `missing section ${heading}`);
     }
-    for (const peer of ["JS Map store", "LangGraph MemorySaver", "sql.js", "better-sqlite3", "@sqlite.org/sqlite-wasm", "hand-written object (floor)", "KV image"]) assert.ok(md.includes(peer), `missing peer ${peer}`);
+    for (const peer of ["JS Map store", "LangGraph MemorySaver", "sql.js", "better-sqlite3", "@sqlite.org/sqlite-wasm", "hand-written object (floor)", "KV image", "MemorySaver", "SqliteSaver"]) assert.ok(md.includes(peer), `missing peer ${peer}`);
     assert.doesNotMatch(md, /NaN|undefined|Infinity/);
     // Every row of every table has a figure in each cell but the first.
     const rows = md.split("\n").filter((l) => l.startsWith("| ") && !l.startsWith("| ---"));

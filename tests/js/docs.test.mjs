@@ -18,6 +18,7 @@ const DOCS = [
   "pkg-template/README.md",
   "docs/state-management.md",
   "docs/best-practices/agent-failover-migration.md",
+  "docs/langgraph.md",
 ];
 
 /** The ```js blocks of a Markdown text: [{ line, code }], `no-run` blocks left out. */

@@ -206,6 +206,42 @@ describe("the reference's WAL fixture", { skip: NO_FIXTURES }, () => {
   });
 });
 
+test("a LangGraph thread (examples/langgraph/node.mjs, a Node file): a task whose versions are its checkpoints; the diff shows what a step changed", async () => {
+  const file = path.join(tmp, "langgraph.db");
+  const example = path.join(REPO, "examples/langgraph/node.mjs");
+  // Paused in one process, resumed in another, as the example runs.
+  for (const args of [["start", "edge agents"], ["resume", "yes"]]) execFileSync(process.execPath, [example, file, ...args], { stdio: "pipe" });
+  const task = "langgraph:essay";
+  const db = await SqliteStateDb.open({ bytes: fs.readFileSync(file) });
+  const versions = db.snapshots.listVersions(task);
+  const [from, to] = versions.slice(-2);
+  const want = diffSnapshots(db.snapshots.get(task, from), db.snapshots.get(task, to));
+  db.close();
+  assert.equal(versions.length, 5, "input, plan, review (paused), review (resumed), write");
+  const written = want.changes.find((c) => c.path.startsWith("/channel_values/draft") && JSON.stringify(c.new).includes("-> written"));
+  assert.ok(written, `the last step wrote the draft: ${JSON.stringify(want.changes)}`);
+
+  const { page, problems } = await inspector();
+  assert.equal(await open(page, file), "open", await page.locator("[data-testid=error]").innerText().catch(() => ""));
+  assert.equal(await stat(page, "tasks"), "1");
+  assert.equal(await stat(page, "snapshots"), String(versions.length));
+  await page.locator(`[data-task="${task}"] button`).click();
+  await page.waitForSelector(`[data-testid=task-title]:text-is("${task}")`);
+  const shown = await page.locator("[data-testid=versions] button").evaluateAll((bs) => bs.map((b) => Number(b.dataset.version)));
+  assert.deepEqual(shown, [...versions].reverse());
+  await page.selectOption("[data-testid=diff-from]", String(from));
+  await page.selectOption("[data-testid=diff-to]", String(to));
+  await page.locator("[data-testid=diff-run]").click();
+  await page.waitForSelector("[data-testid=diff-table]");
+  const rows = await page.locator("[data-testid=diff-table] tbody tr").evaluateAll((trs) => trs.map((tr) => [tr.className, tr.dataset.path]));
+  assert.deepEqual(rows, want.changes.map((c) => [c.op, c.path]));
+  const row = page.locator(`[data-testid=diff-table] tr[data-path="${written.path}"]`);
+  assert.match((await row.locator("td").allInnerTexts()).join(" "), /-> written/);
+  await shot(page, "langgraph-thread-diff");
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
 test("a file picked while the engine is still downloading waits for it, then opens", async () => {
   const file = await stateFile("early.db", (db) => {
     for (const task of ["task_a", "task_b", "task_c"]) db.snapshots.save({ task_id: task, data: { task } });

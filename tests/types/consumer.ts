@@ -50,6 +50,13 @@ import {
   type UsageMetrics,
   ready,
 } from "asap-state";
+import {
+  AsapCheckpointSaver,
+  DEFAULT_PREFIX,
+  type AsapCheckpointSaverOptions,
+  type PrunePolicy as CheckpointPrunePolicy,
+} from "asap-state/langgraph";
+import { BaseCheckpointSaver, emptyCheckpoint, type CheckpointTuple } from "@langchain/langgraph-checkpoint";
 import * as memory from "asap-state/memory";
 import {
   DurableObjectStateDb,
@@ -465,6 +472,26 @@ void (DoStateError === StateError);
   void text;
 }
 
+// ---- asap-state/langgraph -----------------------------------------------------------------------
+const saverOptions: AsapCheckpointSaverOptions = { prefix: "lg:" };
+const saver: BaseCheckpointSaver = new AsapCheckpointSaver(new MemorySnapshotStore(), saverOptions);
+const doSaver = new AsapCheckpointSaver(objectDb.snapshots);
+const threadTask: string = doSaver.taskId("thread", "ns");
+const parsedTask: { threadId: string; checkpointNs: string; early: boolean } | undefined = doSaver.parseTaskId(threadTask);
+const prefix: "langgraph:" = DEFAULT_PREFIX;
+const prunePolicy: CheckpointPrunePolicy = { keepLast: 3 };
+const prunedCheckpoints: Promise<number> = doSaver.prune("thread", prunePolicy);
+const latestTuple: Promise<CheckpointTuple | undefined> = saver.getTuple({ configurable: { thread_id: "thread" } });
+const putConfig = saver.put({ configurable: { thread_id: "thread" } }, emptyCheckpoint(), { source: "input", step: -1, parents: {} }, {});
+{
+  // @ts-expect-error the saver needs a snapshot store
+  void new AsapCheckpointSaver({});
+  // @ts-expect-error prune needs keepLast
+  void doSaver.prune("thread", {});
+  // @ts-expect-error options are prefix and serde
+  void new AsapCheckpointSaver(new MemorySnapshotStore(), { prefx: "x" });
+}
+
 // Every entry exports ready(): the browser entries load their wasm without top-level await.
 const readiness: Promise<void>[] = [ready(), memory.ready(), webReady()];
 {
@@ -473,6 +500,7 @@ const readiness: Promise<void>[] = [ready(), memory.ready(), webReady()];
 }
 
 export const used = {
+  threadTask, parsedTask, prefix, prunedCheckpoints, latestTuple, putConfig,
   readiness, objectSaved, objectUsage, objectStores, objectImage, mergedImage, mergedTenants,
   version, byId, versions, deletedOne, deletedAll, tasks, pruned, step, metrics, events, aggregate,
   buckets, agents, csv, web, rejected, described, counts, responseId, resultEnvelope, responseError,

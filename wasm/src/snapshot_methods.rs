@@ -64,8 +64,8 @@ pub(crate) fn get_by_id(
 ) -> JsResult<JsValue> {
     let task_id = task_arg(task_id, "taskId")?;
     let snapshot_id = task_arg(snapshot_id, "snapshotId")?;
-    match js(store.get_by_id(&task_id, &snapshot_id))? {
-        Some(s) => to_js(&s),
+    match js(store.get_by_id_json(&task_id, &snapshot_id))? {
+        Some(text) => text_to_js(&text),
         None => Ok(JsValue::UNDEFINED),
     }
 }
