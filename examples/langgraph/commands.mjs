@@ -30,3 +30,31 @@ export async function essayCommand(graph, threadId, command, arg) {
       throw new Error(`unknown command ${command}: start, resume, history or fork`);
   }
 }
+
+/** `essayCommand` for `buildReviewGraph` (a breakpoint before the review; no `interrupt()`). */
+export async function reviewCommand(graph, threadId, command, arg) {
+  const config = { configurable: { thread_id: threadId } };
+  const history = async () => {
+    const states = [];
+    for await (const s of graph.getStateHistory(config)) states.push(s);
+    return states;
+  };
+  switch (command) {
+    case "start":
+      await graph.invoke({ topic: arg ?? "edge agents" }, config);
+      return { paused: (await graph.getState(config)).next };
+    case "resume":
+      await graph.updateState(config, { decision: arg ?? "yes" });
+      return { done: await graph.invoke(null, config) };
+    case "history":
+      return { history: (await history()).map((s) => ({ step: s.metadata.step, source: s.metadata.source, next: s.next, log: s.values.log ?? [] })) };
+    case "fork": {
+      // The checkpoint where the graph first stopped before the review, another answer there.
+      const paused = (await history()).filter((s) => s.next.includes("review") && s.metadata.source === "loop").at(-1);
+      const forkConfig = await graph.updateState(paused.config, { decision: arg ?? "no" });
+      return { forked: await graph.invoke(null, forkConfig) };
+    }
+    default:
+      throw new Error(`unknown command ${command}: start, resume, history or fork`);
+  }
+}

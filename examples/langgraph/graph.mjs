@@ -23,3 +23,28 @@ export function buildEssayGraph(checkpointer) {
     .addEdge("write", END)
     .compile({ checkpointer });
 }
+
+/**
+ * The same essay with a breakpoint instead of `interrupt()`: the graph stops before "review",
+ * the human's answer goes in with `updateState`, and `invoke(null)` carries on. This is the form
+ * for browsers: `interrupt()` needs the AsyncLocalStorage that Node and workerd (nodejs_compat)
+ * have and browsers do not.
+ */
+export const ReviewState = Annotation.Root({
+  topic: Annotation(),
+  draft: Annotation(),
+  decision: Annotation(),
+  log: Annotation({ reducer: (a, b) => a.concat(b), default: () => [] }),
+});
+
+export function buildReviewGraph(checkpointer) {
+  return new StateGraph(ReviewState)
+    .addNode("plan", (s) => ({ draft: `Plan for ${s.topic}: research, outline, write`, log: ["plan"] }))
+    .addNode("review", (s) => ({ log: [`review:${s.decision}`] }))
+    .addNode("write", (s) => ({ draft: `${s.draft} -> ${s.decision === "yes" ? "written" : "rejected"}`, log: ["write"] }))
+    .addEdge(START, "plan")
+    .addEdge("plan", "review")
+    .addEdge("review", "write")
+    .addEdge("write", END)
+    .compile({ checkpointer, interruptBefore: ["review"] });
+}

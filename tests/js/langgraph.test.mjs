@@ -4,17 +4,22 @@
 // Node file (which sqlite3 and the Python reference then open); storage that grows with what
 // changes; typed values through a file byte for byte; writes that arrive before their checkpoint;
 // pruning; compare-and-swap against a concurrent writer; bad arguments.
-import { test, describe, after } from "node:test";
+import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { extname, join, resolve, sep } from "node:path";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+import { chromium } from "playwright-core";
 import { Command, MemorySaver } from "@langchain/langgraph";
 import { JsonPlusSerializer, TASKS, emptyCheckpoint, uuid6 } from "@langchain/langgraph-checkpoint";
 import { MemorySnapshotStore, SqliteStateDb, StateError } from "asap-state";
 import { AsapCheckpointSaver, DEFAULT_PREFIX } from "asap-state/langgraph";
-import { buildEssayGraph } from "../../examples/langgraph/graph.mjs";
+import { reviewCommand } from "../../examples/langgraph/commands.mjs";
+import { buildEssayGraph, buildReviewGraph } from "../../examples/langgraph/graph.mjs";
 import { Miniflare } from "miniflare";
 import { readWithReference, wranglerDryRun } from "./helpers.mjs";
 
@@ -184,6 +189,93 @@ describe("the essay graph in workerd, in a Durable Object", () => {
     assert.deepEqual(history, node("history"));
     assert.equal(history.history.length, 8);
     assert.deepEqual(await call("tasks"), [["langgraph:essay", 8]]);
+  });
+});
+
+describe("the essay graph in headless Chromium, on an OPFS file", () => {
+  const REPO = resolve(fileURLToPath(new URL("../..", import.meta.url)));
+  const ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+  const MIME = { ".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".wasm": "application/wasm" };
+  const out = join(tmp, "browser");
+  let server;
+  let origin;
+
+  before(async () => {
+    // The worker bundled as an app would bundle it: LangGraph's browser build, the saver, the
+    // example; the package's no-bundler entry stays a separate module.
+    mkdirSync(out, { recursive: true });
+    await build({
+      entryPoints: [join(REPO, "tests/js/fixtures/langgraph-opfs/worker.js")],
+      bundle: true,
+      format: "esm",
+      platform: "browser",
+      outfile: join(out, "worker.js"),
+      external: ["/pkg/web.js"],
+      logLevel: "error",
+    });
+    copyFileSync(join(REPO, "tests/js/fixtures/langgraph-opfs/page.html"), join(out, "page.html"));
+    const roots = { "/pkg/": join(REPO, "pkg"), "/langgraph/": out };
+    server = createServer((req, res) => {
+      const path = decodeURIComponent(new URL(req.url, "http://x").pathname);
+      const prefix = Object.keys(roots).find((p) => path.startsWith(p));
+      const base = prefix && roots[prefix];
+      const file = base && resolve(base, "." + path.slice(prefix.length - 1));
+      if (!file || !file.startsWith(base + sep) || !statSync(file, { throwIfNoEntry: false })?.isFile()) return res.writeHead(404).end("not found");
+      res.writeHead(200, { "content-type": MIME[extname(file)] ?? "application/octet-stream", "cache-control": "no-store" }).end(readFileSync(file));
+    });
+    await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
+    origin = `http://127.0.0.1:${server.address().port}`;
+  });
+  after(() => new Promise((ok) => (server ? server.close(ok) : ok())));
+
+  /** `commands` run in the worker of a browser on `profile`, which is then closed. */
+  async function inBrowser(profile, commands) {
+    const context = await chromium.launchPersistentContext(profile, { executablePath: "/usr/bin/chromium", args: ARGS });
+    try {
+      const page = await context.newPage();
+      const errors = [];
+      page.on("pageerror", (e) => errors.push(String(e)));
+      await page.goto(`${origin}/langgraph/page.html`);
+      await page.waitForFunction(() => window.ready === true);
+      await page.evaluate(() => window.start());
+      const ask = async (cmd) => {
+        const r = await page.evaluate((c) => window.ask(c), cmd);
+        assert.ok(r.ok, r.message);
+        return r.value;
+      };
+      await ask({ op: "open", path: "essay.db" });
+      const answers = [];
+      for (const [command, arg] of commands) answers.push(command === "tasks" ? await ask({ op: "tasks" }) : await ask({ op: "essay", command, arg }));
+      await ask({ op: "close" });
+      assert.deepEqual(errors, []);
+      return answers;
+    } finally {
+      await context.close();
+    }
+  }
+
+  test("paused, the browser closed and started again, resumed, listed and forked: the same answers as in Node", async () => {
+    // The same commands in Node on a file: the answers the browser must give.
+    const db = await SqliteStateDb.open({ path: newFile() });
+    const graph = buildReviewGraph(new AsapCheckpointSaver(db.snapshots));
+    const script = [["start", "edge agents"], ["resume", "yes"], ["history"], ["fork", "no"], ["history"]];
+    const want = [];
+    for (const [command, arg] of script) want.push(await reviewCommand(graph, "essay", command, arg));
+    db.close();
+    assert.deepEqual(want[0], { paused: ["review"] });
+    assert.deepEqual(want[3].forked.log, ["plan", "review:no", "write"]);
+
+    const profile = mkdtempSync(join(tmpdir(), "asap-state-langgraph-profile-"));
+    try {
+      const [paused] = await inBrowser(profile, script.slice(0, 1));
+      assert.deepEqual(paused, want[0]);
+      // A new browser on the same profile finds the paused thread in OPFS.
+      const rest = await inBrowser(profile, [...script.slice(1), ["tasks"]]);
+      assert.deepEqual(rest.slice(0, 4), want.slice(1));
+      assert.deepEqual(rest[4], [["langgraph:essay", want[4].history.length]]);
+    } finally {
+      rmSync(profile, { recursive: true, force: true });
+    }
   });
 });
 
