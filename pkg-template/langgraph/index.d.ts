@@ -73,9 +73,9 @@ export declare class AsapCheckpointSaver extends BaseCheckpointSaver {
   putWrites(config: RunnableConfig, writes: PendingWrite[], taskId: string, taskPath?: string): Promise<void>;
   deleteThread(threadId: string): Promise<void>;
   /**
-   * Deletes old checkpoints of a thread: keeps the `keepLast` newest per namespace and every
-   * older one that holds a channel value a kept checkpoint still reads. Returns how many were
-   * deleted. A kept checkpoint's `parentConfig` may then name a deleted one (its `getTuple` is
+   * Deletes old checkpoints of a thread: keeps the `keepLast` newest per namespace; the values
+   * they read from deleted checkpoints move into the oldest kept one first, so every kept
+   * checkpoint reads as before. Returns how many were deleted. A kept checkpoint's `parentConfig` may then name a deleted one (its `getTuple` is
    * `undefined`, and history ends there).
    */
   prune(threadId: string, policy: PrunePolicy): Promise<number>;

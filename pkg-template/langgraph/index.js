@@ -183,6 +183,29 @@ function channelVersionsOf(snapshot) {
   return data.channel_versions ?? data.checkpoint?.json?.channel_versions ?? {};
 }
 
+/** Values shorter than this (as JSON) are stored as they are, never as a reference to a write. */
+const MIN_SHARED_VALUE = 64;
+
+/**
+ * `changed` (channel → { version, value }) with each value that equals one of `parent`'s regular
+ * pending writes to the same channel (kept first-come, so it never changes) replaced by
+ * `{ version, write: [task_id, idx], at: parent.version }`.
+ */
+function referWrites(changed, parent) {
+  const writes = parent.data.writes ?? [];
+  if (writes.length === 0) return changed;
+  let out = changed;
+  for (const [channel, stored] of Object.entries(changed)) {
+    const text = JSON.stringify(stored.value);
+    if (text.length < MIN_SHARED_VALUE) continue;
+    const write = writes.find((w) => w.channel === channel && w.idx >= 0 && JSON.stringify(w.value) === text);
+    if (write === undefined) continue;
+    if (out === changed) out = { ...changed };
+    setOwn(out, channel, { version: stored.version, write: [write.task_id, write.idx], at: parent.version });
+  }
+  return out;
+}
+
 /** The suffix of the task that holds writes which arrived before their checkpoint. */
 const EARLY = "#writes";
 
@@ -351,7 +374,7 @@ export class AsapCheckpointSaver extends BaseCheckpointSaver {
    * the thread's epoch — the id of its first checkpoint, which a thread deleted and started
    * again does not share — and read from the store only once.
    */
-  #valuesAt(task, epoch, at) {
+  #valuesAt(task, epoch, at, snapshot) {
     const key = typeof epoch === "string" ? `${task}\u0000${epoch}\u0000${at}` : undefined;
     if (key !== undefined && this.#cache.has(key)) {
       const values = this.#cache.get(key);
@@ -359,10 +382,32 @@ export class AsapCheckpointSaver extends BaseCheckpointSaver {
       this.#cache.set(key, values);
       return values;
     }
-    const holder = this.snapshots.get(task, at);
-    const values = isSaverSnapshot(holder) ? holder.data.channel_values ?? {} : null;
+    const holder = snapshot ?? this.snapshots.get(task, at);
+    const values = isSaverSnapshot(holder) ? this.#resolve(task, holder.data.channel_values ?? {}) : null;
     if (values !== null) this.#remember(task, epoch, at, values);
     return values;
+  }
+
+  /**
+   * A checkpoint's own channel values with every reference to a parent's pending write (a value
+   * stored once, as the write that produced it) replaced by that write's value.
+   */
+  #resolve(task, channelValues) {
+    let out = channelValues;
+    const parents = new Map();
+    for (const [channel, stored] of Object.entries(channelValues)) {
+      const ref = stored?.write;
+      if (!Array.isArray(ref)) continue;
+      if (out === channelValues) out = { ...channelValues };
+      if (!parents.has(stored.at)) parents.set(stored.at, this.snapshots.get(task, stored.at));
+      const parent = parents.get(stored.at);
+      const write = isSaverSnapshot(parent)
+        ? (parent.data.writes ?? []).find((w) => w.task_id === ref[0] && w.idx === ref[1] && w.channel === channel)
+        : undefined;
+      if (write === undefined) delete out[channel];
+      else setOwn(out, channel, { version: stored.version, value: write.value });
+    }
+    return out;
   }
 
   #remember(task, epoch, at, values) {
@@ -391,15 +436,25 @@ export class AsapCheckpointSaver extends BaseCheckpointSaver {
       if (!byVersion.has(at)) byVersion.set(at, []);
       byVersion.get(at).push(channel);
     }
-    this.#remember(task, data.epoch, snapshot.version, data.channel_values);
+    let own = this.#valuesAt(task, data.epoch, snapshot.version, snapshot);
+    const stored = data.channel_values ?? {};
+    if (Object.keys(stored).some((c) => own?.[c]?.version !== stored[c]?.version || !hasOwn(own, c))) {
+      // Remembered before a prune moved values into this checkpoint: take what was just read.
+      this.#forget(task, snapshot.version);
+      own = this.#valuesAt(task, data.epoch, snapshot.version, snapshot);
+    }
     for (const [at, channels] of byVersion) {
-      const held = at === snapshot.version ? data.channel_values : this.#valuesAt(task, data.epoch, at);
+      let held = at === snapshot.version ? own : this.#valuesAt(task, data.epoch, at);
+      const holds = (values, channel) => hasOwn(values, channel) && values[channel]?.version === checkpoint.channel_versions[channel];
+      if (held != null && at !== snapshot.version && !channels.every((c) => holds(held, c))) {
+        // A checkpoint can gain values (prune moves them into the oldest one it keeps): what
+        // this saver remembers of it may be older than that. Read it again.
+        this.#forget(task, at);
+        held = this.#valuesAt(task, data.epoch, at);
+      }
       if (held == null) continue;
       for (const channel of channels) {
-        if (!hasOwn(held, channel)) continue;
-        const stored = held[channel];
-        if (stored?.version !== checkpoint.channel_versions[channel]) continue;
-        setOwn(channelValues, channel, await loadTyped(this.serde, stored.value));
+        if (holds(held, channel)) setOwn(channelValues, channel, await loadTyped(this.serde, held[channel].value));
       }
     }
     checkpoint.channel_values = channelValues;
@@ -552,6 +607,9 @@ export class AsapCheckpointSaver extends BaseCheckpointSaver {
       const maxId = existing ? maxIdOf(existing) : latestMax === undefined || id > latestMax ? id : latestMax;
       // The thread's incarnation: its first checkpoint's id, handed down (see #valuesAt).
       const epoch = [existing, parent, latest].find((s) => isSaverSnapshot(s) && typeof s.data.epoch === "string")?.data.epoch ?? id;
+      // A changed value equal to one of the parent's pending writes (the write that produced it,
+      // as it usually is) is stored once: here as a reference to that write.
+      const ownValues = isSaverSnapshot(parent) && parent.version !== version ? referWrites(changed, parent) : changed;
       const data = {
         layout: LAYOUT,
         epoch,
@@ -562,7 +620,7 @@ export class AsapCheckpointSaver extends BaseCheckpointSaver {
         checkpoint: storedCheckpoint,
         metadata: storedMetadata,
         ...(hasOwn(storedCheckpoint, "json") ? {} : { channel_versions: checkpoint.channel_versions ?? {} }),
-        channel_values: changed,
+        channel_values: ownValues,
         values_at: valuesAt,
         writes: held ? mergeWrites(existing?.data.writes ?? [], held.data.writes ?? []) : existing?.data.writes ?? [],
         ...(maxId === id ? {} : { max_id: maxId }),
@@ -646,8 +704,8 @@ export class AsapCheckpointSaver extends BaseCheckpointSaver {
 
   /**
    * Deletes old checkpoints of a thread, keeping the `keepLast` newest in each namespace (or in
-   * `checkpointNs` only) and every checkpoint that holds a channel value a kept one still reads.
-   * Returns how many were deleted.
+   * `checkpointNs` only) and the task's latest version; the values kept checkpoints read from
+   * deleted ones move into the oldest kept one first. Returns how many were deleted.
    * @param {string} threadId
    * @param {{ keepLast: number, checkpointNs?: string }} policy
    */
@@ -663,11 +721,53 @@ export class AsapCheckpointSaver extends BaseCheckpointSaver {
     let deleted = 0;
     for (const { task } of this.#tasks(threadId, checkpointNs)) {
       const sorted = this.#allSorted(task);
-      // The task's latest version is kept too: a later save would otherwise reuse its number.
-      const keep = new Set(this.snapshots.listVersions(task).slice(-1));
-      for (const snapshot of sorted.slice(0, keepLast)) {
-        keep.add(snapshot.version);
-        for (const at of Object.values(snapshot.data.values_at ?? {})) keep.add(at);
+      // The newest, and the task's latest version (a later save would otherwise reuse its number).
+      const keep = new Set([...sorted.slice(0, keepLast).map((s) => s.version), ...this.snapshots.listVersions(task).slice(-1)]);
+      // Each kept checkpoint, oldest first, takes in the values it reads from checkpoints about to
+      // go (the first one that needs a value holds it; later ones point at it), and the values
+      // it holds as references to their writes: every kept checkpoint reads as before.
+      const moved = new Map();
+      for (const snapshot of sorted.filter((s) => keep.has(s.version)).sort((a, b) => a.version - b.version)) {
+        const data = snapshot.data;
+        const versions = channelVersionsOf(snapshot);
+        const values = { ...(data.channel_values ?? {}) };
+        const valuesAt = { ...(data.values_at ?? {}) };
+        let changed = false;
+        const gone = Object.entries(values).filter(([, v]) => Array.isArray(v?.write) && !keep.has(v.at));
+        if (gone.length > 0) {
+          const resolved = this.#resolve(task, data.channel_values);
+          for (const [channel] of gone) {
+            if (hasOwn(resolved, channel)) setOwn(values, channel, resolved[channel]);
+            else delete values[channel];
+          }
+          changed = true;
+        }
+        for (const [channel, at] of Object.entries(data.values_at ?? {})) {
+          if (at === snapshot.version || keep.has(at)) continue;
+          const key = `${channel}\u0000${JSON.stringify(versions[channel])}`;
+          if (moved.has(key)) {
+            setOwn(valuesAt, channel, moved.get(key));
+          } else {
+            const held = this.#valuesAt(task, data.epoch, at);
+            if (hasOwn(held, channel)) {
+              setOwn(values, channel, held[channel]);
+              setOwn(valuesAt, channel, snapshot.version);
+              moved.set(key, snapshot.version);
+            } else {
+              delete valuesAt[channel];
+            }
+          }
+          changed = true;
+        }
+        if (!changed) continue;
+        this.snapshots.save({
+          id: snapshot.id,
+          task_id: task,
+          version: snapshot.version,
+          data: { ...data, channel_values: values, values_at: valuesAt },
+          created_at: snapshot.created_at,
+        });
+        this.#forget(task, snapshot.version);
       }
       for (const snapshot of sorted) {
         if (!keep.has(snapshot.version) && this.snapshots.delete(task, snapshot.version)) {

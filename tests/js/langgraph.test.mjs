@@ -365,6 +365,27 @@ describe("the value cache", () => {
     assert.deepEqual((await reader.getTuple({ configurable: { thread_id: "c" } })).checkpoint.channel_values, { x: "new x", y: "new y!" });
   });
 
+  test("a prune by another saver moves values into a checkpoint this one remembers: it reads it again", async () => {
+    const store = new MemorySnapshotStore();
+    const reader = new AsapCheckpointSaver(store);
+    const pruner = new AsapCheckpointSaver(store);
+    const versions = { fixed: 1, counter: 1 };
+    const values = { fixed: "set once", counter: 0 };
+    let config = await reader.put({ configurable: { thread_id: "h" } }, checkpointOf(values, versions), { source: "input", step: -1, parents: {} }, versions);
+    const configs = [];
+    for (let i = 1; i <= 5; i += 1) {
+      values.counter = i;
+      versions.counter += 1;
+      config = await reader.put(config, checkpointOf(values, versions), { source: "loop", step: i, parents: {} }, { counter: versions.counter });
+      configs.push(config);
+    }
+    for (const c of configs) await reader.getTuple(c); // everything remembered
+    assert.equal(await pruner.prune("h", { keepLast: 2 }), 4);
+    for (const c of configs.slice(-2)) {
+      assert.equal((await reader.getTuple(c)).checkpoint.channel_values.fixed, "set once");
+    }
+  });
+
   test("with cacheSize 0 every read goes to the store, with the same answers", async () => {
     const store = new MemorySnapshotStore();
     const cached = new AsapCheckpointSaver(store);
@@ -509,8 +530,54 @@ describe("pending writes", () => {
   });
 });
 
+describe("a value written by a step is stored once", () => {
+  /** A graph of ten ~1 KiB channels; each of `steps` steps rewrites one (the bench's workload). */
+  async function tenChannels(saver, steps) {
+    const { Annotation, END, START, StateGraph } = await import("@langchain/langgraph");
+    const spec = { step: Annotation() };
+    for (let c = 0; c < 10; c += 1) spec[`c${c}`] = Annotation();
+    const graph = new StateGraph(Annotation.Root(spec))
+      .addNode("work", (s) => {
+        const step = (s.step ?? 0) + 1;
+        return { [`c${step % 10}`]: `step ${step} `.padEnd(1024, "notes "), step };
+      })
+      .addEdge(START, "work")
+      .addConditionalEdges("work", (s) => (s.step < steps ? "work" : END))
+      .compile({ checkpointer: saver });
+    await graph.invoke({ step: 0 }, { configurable: { thread_id: "ten" }, recursionLimit: 200 });
+  }
+
+  test("as the pending write that produced it, referenced by the next checkpoint; pruning inlines what it must", async () => {
+    const store = new MemorySnapshotStore();
+    await tenChannels(new AsapCheckpointSaver(store), 30);
+    const reader = new AsapCheckpointSaver(store, { cacheSize: 0 });
+    const task = reader.taskId("ten");
+    const stored = store.listVersions(task).map((v) => store.get(task, v));
+    const refs = stored.flatMap((s) => Object.entries(s.data.channel_values).filter(([, v]) => Array.isArray(v.write)).map(([c]) => c));
+    assert.ok(refs.length >= 29, `${refs.length} values stored as references to writes`);
+    for (const s of stored) assert.ok(JSON.stringify(s.data).length < 2 * 1024 + 1500, `version ${s.version}: ${JSON.stringify(s.data).length} B, one 1 KiB value and one 1 KiB write at most`);
+    const before = [];
+    for await (const t of reader.list({ configurable: { thread_id: "ten" } })) before.push(t);
+    assert.equal(before[0].checkpoint.channel_values.c0, `step 30 `.padEnd(1024, "notes "));
+    assert.equal(Object.keys(before[0].checkpoint.channel_values).filter((k) => /^c\d$/.test(k)).length, 10);
+
+    assert.ok((await reader.prune("ten", { keepLast: 2 })) > 0);
+    const after = [];
+    for await (const t of reader.list({ configurable: { thread_id: "ten" } })) after.push(t);
+    const kept = new Set(after.map((t) => t.checkpoint.id));
+    for (const t of before.filter((b) => kept.has(b.checkpoint.id))) {
+      assert.deepEqual(after.find((a) => a.checkpoint.id === t.checkpoint.id).checkpoint, t.checkpoint, "a kept checkpoint reads as before");
+    }
+    for (const version of store.listVersions(task)) {
+      for (const v of Object.values(store.get(task, version).data.channel_values)) {
+        if (Array.isArray(v.write)) assert.ok(store.listVersions(task).includes(v.at), "no reference to a deleted checkpoint");
+      }
+    }
+  });
+});
+
 describe("pruning", () => {
-  test("keeps the newest and every checkpoint holding a value they read", async () => {
+  test("keeps the newest; the values they read from deleted checkpoints move into the oldest kept", async () => {
     const store = new MemorySnapshotStore();
     const saver = new AsapCheckpointSaver(store);
     const versions = { fixed: 1, counter: 1 };
@@ -522,13 +589,16 @@ describe("pruning", () => {
       config = await saver.put(config, checkpointOf(values, versions), { source: "loop", step: i, parents: {} }, { counter: versions.counter });
     }
     await saver.put({ configurable: { thread_id: "p", checkpoint_ns: "sub" } }, checkpointOf({}, {}), { source: "input", step: -1, parents: {} }, {});
-    assert.equal(await saver.prune("p", { keepLast: 3, checkpointNs: "" }), 6, "10 checkpoints, 3 kept, the first kept for its value");
-    assert.deepEqual(store.listVersions(saver.taskId("p")), [1, 8, 9, 10]);
+    assert.equal(await saver.prune("p", { keepLast: 3, checkpointNs: "" }), 7, "10 checkpoints, 3 kept");
+    assert.deepEqual(store.listVersions(saver.taskId("p")), [8, 9, 10]);
+    assert.deepEqual(Object.keys(store.get(saver.taskId("p"), 8).data.channel_values).sort(), ["counter", "fixed"], "the first checkpoint's value moved");
     const latest = await saver.getTuple({ configurable: { thread_id: "p" } });
     assert.deepEqual(latest.checkpoint.channel_values, { fixed: "set once", counter: 9 });
     const listed = [];
     for await (const t of saver.list({ configurable: { thread_id: "p", checkpoint_ns: "" } })) listed.push(t.checkpoint.channel_values.counter);
-    assert.deepEqual(listed, [9, 8, 7, 0]);
+    assert.deepEqual(listed, [9, 8, 7]);
+    const reread = new AsapCheckpointSaver(store, { cacheSize: 0 });
+    for await (const t of reread.list({ configurable: { thread_id: "p", checkpoint_ns: "" } })) assert.equal(t.checkpoint.channel_values.fixed, "set once");
     assert.equal(await saver.prune("p", { keepLast: 1 }), 2, "both namespaces");
     assert.equal(store.listVersions(saver.taskId("p", "sub")).length, 1);
   });
