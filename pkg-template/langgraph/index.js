@@ -375,7 +375,7 @@ export class AsapCheckpointSaver extends BaseCheckpointSaver {
    * again does not share — and read from the store only once.
    */
   #valuesAt(task, epoch, at, snapshot) {
-    const key = typeof epoch === "string" ? `${task}\u0000${epoch}\u0000${at}` : undefined;
+    const key = typeof epoch === "string" ? JSON.stringify([task, epoch, at]) : undefined;
     if (key !== undefined && this.#cache.has(key)) {
       const values = this.#cache.get(key);
       this.#cache.delete(key); // most recently used last
@@ -412,7 +412,7 @@ export class AsapCheckpointSaver extends BaseCheckpointSaver {
 
   #remember(task, epoch, at, values) {
     if (typeof epoch !== "string" || this.#cacheSize === 0 || values == null) return;
-    const key = `${task}\u0000${epoch}\u0000${at}`;
+    const key = JSON.stringify([task, epoch, at]);
     this.#cache.delete(key);
     this.#cache.set(key, values);
     while (this.#cache.size > this.#cacheSize) this.#cache.delete(this.#cache.keys().next().value);
@@ -421,8 +421,8 @@ export class AsapCheckpointSaver extends BaseCheckpointSaver {
   /** Forgets what the cache holds of a task (all of it without `version`). */
   #forget(task, version) {
     for (const key of [...this.#cache.keys()]) {
-      const [t, , v] = key.split("\u0000");
-      if (t === task && (version === undefined || Number(v) === version)) this.#cache.delete(key);
+      const [t, , v] = JSON.parse(key);
+      if (t === task && (version === undefined || v === version)) this.#cache.delete(key);
     }
   }
 
