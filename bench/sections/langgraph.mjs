@@ -106,8 +106,13 @@ export async function langgraphSection(config) {
       const db = await SqliteStateDb.open({ path: join(dir, `asap-${++seq}.db`) });
       return { saver: new AsapCheckpointSaver(db.snapshots), close: () => db.close() };
     }],
-    [`SqliteSaver ${packageVersion("@langchain/langgraph-checkpoint-sqlite")} (better-sqlite3 WAL file)`, async () => {
+    [`SqliteSaver ${packageVersion("@langchain/langgraph-checkpoint-sqlite")} (better-sqlite3 WAL file, its default synchronous=NORMAL)`, async () => {
       const saver = SqliteSaver.fromConnString(join(dir, `peer-${++seq}.db`));
+      return { saver, close: () => saver.db.close() };
+    }],
+    ["SqliteSaver, synchronous=FULL (durable on commit, as asap-state)", async () => {
+      const saver = SqliteSaver.fromConnString(join(dir, `peer-${++seq}.db`));
+      saver.db.pragma("synchronous = FULL");
       return { saver, close: () => saver.db.close() };
     }],
   ];
@@ -149,7 +154,7 @@ export async function langgraphSection(config) {
       peer.db.close();
       bytes[size] = { ours: oursBytes / steps, peer: peerBytes / steps };
     }
-    const [mem, memorySaver, file, sqliteSaver] = results;
+    const [mem, memorySaver, file, sqliteSaver, sqliteSaverFull] = results;
     for (const [name, r] of results.slice(1)) check(r.fingerprint === mem[1].fingerprint, `${name} answers like asap-state's memory saver`);
     const ops = ["put", "getTuple", "list"];
     const rows = [...ops, "putWrites"].map((op) => [
@@ -157,9 +162,11 @@ export async function langgraphSection(config) {
       ...results.map(([, r]) => fmtStats(r[op])),
       ratio(mem[1][op], memorySaver[1][op]),
       ratio(file[1][op], sqliteSaver[1][op]),
+      ratio(file[1][op], sqliteSaverFull[1][op]),
     ]);
     const worstMemory = Math.max(...ops.map((op) => mem[1][op].median / memorySaver[1][op].median));
     const worstFile = Math.max(...ops.map((op) => file[1][op].median / sqliteSaver[1][op].median));
+    const worstFileFull = Math.max(...ops.map((op) => file[1][op].median / sqliteSaverFull[1][op].median));
     const smaller = Object.fromEntries(Object.entries(bytes).map(([size, b]) => [size, b.peer / b.ours]));
     const bytesDetail = (size) => `${fmtBytes(Math.round(bytes[size].ours))} vs ${fmtBytes(Math.round(bytes[size].peer))} (${smaller[size].toFixed(1)}×)`;
     return {
@@ -168,7 +175,7 @@ export async function langgraphSection(config) {
       tables: [
         {
           caption: `${steps}-step graph run; ${mem[1].checkpoints} checkpoints; time per call`,
-          header: ["operation", ...results.map(([n]) => n), "asap memory ÷ MemorySaver", "asap file ÷ SqliteSaver"],
+          header: ["operation", ...results.map(([n]) => n), "asap memory ÷ MemorySaver", "asap file ÷ SqliteSaver", "asap file ÷ SqliteSaver FULL"],
           rows,
         },
         {
@@ -179,7 +186,8 @@ export async function langgraphSection(config) {
       ],
       goals: [
         { goal: "LangGraph: memory backend within 2× of MemorySaver (put, getTuple, list)", met: worstMemory <= 2, detail: `worst ${worstMemory.toFixed(2)}×` },
-        { goal: "LangGraph: SQLite file no slower than 2× SqliteSaver (put, getTuple, list)", met: worstFile <= 2, detail: `worst ${worstFile.toFixed(2)}×` },
+        { goal: "LangGraph: SQLite file no slower than 2× SqliteSaver as it comes (synchronous=NORMAL: not durable on power loss; put, getTuple, list)", met: worstFile <= 2, detail: `worst ${worstFile.toFixed(2)}×` },
+        { goal: "LangGraph: SQLite file no slower than 2× SqliteSaver durable on commit (synchronous=FULL, as asap-state; put, getTuple, list)", met: worstFileFull <= 2, detail: `worst ${worstFileFull.toFixed(2)}×` },
         ...Object.keys(bytes).map((size) => ({
           goal: `LangGraph: bytes stored per step at least 5× smaller than SqliteSaver's (~${fmtBytes(Number(size))} channel values)`,
           met: smaller[size] >= 5,
