@@ -578,7 +578,11 @@ export class AsapCheckpointSaver extends BaseCheckpointSaver {
     // From here on everything is synchronous: no other call on this saver runs in between.
     for (let attempt = 1; ; attempt += 1) {
       const latest = this.snapshots.get(task);
-      const found = latest?.id === id ? latest : this.snapshots.getById(task, id);
+      // Ids above every id stored so far (time-ordered uuid6 ids, as LangGraph makes them) are new:
+      // only an id at or below the task's highest one is looked up.
+      const latestMax = maxIdOf(latest);
+      const isNew = latest === undefined || (latestMax !== undefined && id > latestMax);
+      const found = latest?.id === id ? latest : isNew ? undefined : this.snapshots.getById(task, id);
       const existing = isSaverSnapshot(found) ? found : undefined;
       const version = existing?.version ?? (latest?.version ?? 0) + 1;
       // LangGraph's loop sends a step's writes and its checkpoint through the same saver: only a
@@ -602,7 +606,6 @@ export class AsapCheckpointSaver extends BaseCheckpointSaver {
         const found = this.#findValue(task, channel, version_);
         if (found !== undefined) setOwn(valuesAt, channel, found);
       }
-      const latestMax = maxIdOf(latest);
       const inOrder = existing ? inOrderOf(existing) : latest === undefined || (inOrderOf(latest) && id > latestMax);
       const maxId = existing ? maxIdOf(existing) : latestMax === undefined || id > latestMax ? id : latestMax;
       // The thread's incarnation: its first checkpoint's id, handed down (see #valuesAt).
