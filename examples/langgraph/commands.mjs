@@ -4,14 +4,17 @@
 // checkpoint, newest first) and fork (time travel: back to before the review, another answer).
 import { Command } from "@langchain/langgraph";
 
+/** Every state of the thread, newest first. */
+async function historyOf(graph, config) {
+  const states = [];
+  for await (const s of graph.getStateHistory(config)) states.push(s);
+  return states;
+}
+
 /** Runs `command` on `graph` for the thread `threadId`; the answer is plain JSON. */
 export async function essayCommand(graph, threadId, command, arg) {
   const config = { configurable: { thread_id: threadId } };
-  const history = async () => {
-    const states = [];
-    for await (const s of graph.getStateHistory(config)) states.push(s);
-    return states;
-  };
+  const history = () => historyOf(graph, config);
   switch (command) {
     case "start": {
       const r = await graph.invoke({ topic: arg ?? "edge agents" }, config);
@@ -34,11 +37,7 @@ export async function essayCommand(graph, threadId, command, arg) {
 /** `essayCommand` for `buildReviewGraph` (a breakpoint before the review; no `interrupt()`). */
 export async function reviewCommand(graph, threadId, command, arg) {
   const config = { configurable: { thread_id: threadId } };
-  const history = async () => {
-    const states = [];
-    for await (const s of graph.getStateHistory(config)) states.push(s);
-    return states;
-  };
+  const history = () => historyOf(graph, config);
   switch (command) {
     case "start":
       await graph.invoke({ topic: arg ?? "edge agents" }, config);

@@ -7,7 +7,7 @@
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { extname, join, resolve, sep } from "node:path";
@@ -20,8 +20,8 @@ import { MemorySnapshotStore, SqliteStateDb, StateError } from "asap-state";
 import { AsapCheckpointSaver, DEFAULT_PREFIX } from "asap-state/langgraph";
 import { reviewCommand } from "../../examples/langgraph/commands.mjs";
 import { buildEssayGraph, buildReviewGraph } from "../../examples/langgraph/graph.mjs";
-import { Miniflare } from "miniflare";
-import { readWithReference, wranglerDryRun } from "./helpers.mjs";
+import { bundleSaverWorker, callObject, saverMiniflare } from "../langgraph/worker/workerd.mjs";
+import { readWithReference } from "./helpers.mjs";
 
 const tmp = mkdtempSync(join(tmpdir(), "asap-state-langgraph-"));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -141,38 +141,14 @@ test("examples/langgraph/node.mjs: paused in one process, resumed, listed and fo
 });
 
 describe("the essay graph in workerd, in a Durable Object", () => {
-  const dir = join(tmp, "workerd");
   let mf;
-  const start = () =>
-    new Miniflare({
-      modules: true,
-      scriptPath: join(dir, "out/index.js"),
-      modulesRoot: join(dir, "out"),
-      modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
-      compatibilityDate: "2025-01-01",
-      compatibilityFlags: ["nodejs_compat"],
-      durableObjects: { SAVER: { className: "SaverObject", useSQLite: true } },
-      durableObjectsPersist: join(dir, "do"),
-    });
-  const call = async (method, ...args) => {
-    const res = await mf.dispatchFetch("http://localhost/?object=essay-thread", { method: "POST", body: JSON.stringify({ method, args }) });
-    const answer = await res.json();
-    assert.ok(answer.ok, JSON.stringify(answer.error));
-    return answer.result;
-  };
+  const call = (method, ...args) => callObject(mf, "essay-thread", method, ...args);
   after(() => mf?.dispose());
 
   test("paused, workerd restarted, resumed, listed and forked: the same answers as on a Node file", async () => {
-    const config = join(tmp, "wrangler.json");
-    writeFileSync(config, JSON.stringify({
-      name: "asap-state-langgraph-essay",
-      main: new URL("../langgraph/worker/index.js", import.meta.url).pathname,
-      compatibility_date: "2025-01-01",
-      compatibility_flags: ["nodejs_compat"],
-      durable_objects: { bindings: [{ name: "SAVER", class_name: "SaverObject" }] },
-      migrations: [{ tag: "v1", new_sqlite_classes: ["SaverObject"] }],
-    }));
-    wranglerDryRun(tmp, config, join(dir, "out"));
+    const outDir = bundleSaverWorker(tmp);
+    const persist = join(tmp, "essay-objects");
+    const start = () => saverMiniflare(outDir, persist);
     const file = newFile();
     const node = (...args) => JSON.parse(execFileSync(process.execPath, [new URL("../../examples/langgraph/node.mjs", import.meta.url).pathname, file, ...args], { encoding: "utf8" }));
     mf = start();
