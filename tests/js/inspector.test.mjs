@@ -218,8 +218,12 @@ test("a LangGraph thread (examples/langgraph/node.mjs, a Node file): a task whos
   const want = diffSnapshots(db.snapshots.get(task, from), db.snapshots.get(task, to));
   db.close();
   assert.equal(versions.length, 5, "input, plan, review (paused), review (resumed), write");
-  const written = want.changes.find((c) => c.path.startsWith("/channel_values/draft") && JSON.stringify(c.new).includes("-> written"));
-  assert.ok(written, `the last step wrote the draft: ${JSON.stringify(want.changes)}`);
+  // The last step's draft is stored once: as the write that produced it (a pending write of the
+  // checkpoint before), which the new checkpoint's value refers to.
+  const written = want.changes.find((c) => c.op === "removed" && c.path.startsWith("/writes/") && c.old.channel === "draft" && JSON.stringify(c.old.value).includes("-> written"));
+  assert.ok(written, `the write of the last step's draft: ${JSON.stringify(want.changes)}`);
+  const refers = want.changes.find((c) => c.path === "/channel_values/draft" && c.op === "added");
+  assert.deepEqual(refers?.new.write, [written.old.task_id, written.old.idx], "the new checkpoint's draft refers to that write");
 
   const { page, problems } = await inspector();
   assert.equal(await open(page, file), "open", await page.locator("[data-testid=error]").innerText().catch(() => ""));
@@ -237,6 +241,8 @@ test("a LangGraph thread (examples/langgraph/node.mjs, a Node file): a task whos
   assert.deepEqual(rows, want.changes.map((c) => [c.op, c.path]));
   const row = page.locator(`[data-testid=diff-table] tr[data-path="${written.path}"]`);
   assert.match((await row.locator("td").allInnerTexts()).join(" "), /-> written/);
+  const refRow = page.locator(`[data-testid=diff-table] tr[data-path="/channel_values/draft"]`);
+  assert.match((await refRow.locator("td").allInnerTexts()).join(" "), new RegExp(written.old.task_id));
   await shot(page, "langgraph-thread-diff");
   assert.deepEqual(problems, []);
   await page.close();
