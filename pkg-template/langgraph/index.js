@@ -426,7 +426,8 @@ export class AsapCheckpointSaver extends BaseCheckpointSaver {
     }
   }
 
-  async #tuple(task, threadId, checkpointNs, snapshot) {
+  /** The tuple of a checkpoint snapshot (`metadata`: already loaded by the caller, if it was). */
+  async #tuple(task, threadId, checkpointNs, snapshot, metadata) {
     const data = snapshot.data;
     const checkpoint = await loadTyped(this.serde, data.checkpoint);
     const channelValues = {};
@@ -477,7 +478,7 @@ export class AsapCheckpointSaver extends BaseCheckpointSaver {
     const tuple = {
       config: { configurable: { thread_id: threadId, checkpoint_ns: checkpointNs, checkpoint_id: snapshot.id } },
       checkpoint,
-      metadata: await loadTyped(this.serde, data.metadata),
+      metadata: metadata ?? (await loadTyped(this.serde, data.metadata)),
       pendingWrites: await Promise.all(
         writes.map(async (w) => [w.task_id, w.channel, await loadTyped(this.serde, w.value)]),
       ),
@@ -528,11 +529,12 @@ export class AsapCheckpointSaver extends BaseCheckpointSaver {
         : this.#newestFirst(task);
       for (const snapshot of snapshots) {
         if (beforeId !== undefined && snapshot.id >= beforeId) continue;
+        let metadata;
         if (filter && Object.keys(filter).length > 0) {
-          const metadata = await loadTyped(this.serde, snapshot.data.metadata);
+          metadata = await loadTyped(this.serde, snapshot.data.metadata);
           if (!Object.entries(filter).every(([key, value]) => metadata?.[key] === value)) continue;
         }
-        yield await this.#tuple(task, thread, ns, snapshot);
+        yield await this.#tuple(task, thread, ns, snapshot, metadata);
         if (remaining !== undefined) {
           remaining -= 1;
           if (remaining <= 0) return;

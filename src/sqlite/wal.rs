@@ -76,10 +76,8 @@ fn committed_frames(wal: &[u8], page_size: usize) -> Option<Frames<'_>> {
     }
     let frame_size = FRAME_HEADER.checked_add(page_size)?;
     let mut pages = Vec::new();
-    let mut committed = Frames {
-        pages: Vec::new(),
-        db_pages: 0,
-    };
+    // The frames up to the last commit frame count: how many, and the size that commit gave.
+    let (mut committed, mut db_pages) = (0, 0);
     let mut at = HEADER;
     while let Some(frame) = wal.get(at..at.checked_add(frame_size)?) {
         let (header, page) = frame.split_at(FRAME_HEADER);
@@ -96,25 +94,27 @@ fn committed_frames(wal: &[u8], page_size: usize) -> Option<Frames<'_>> {
             break;
         }
         pages.push((pgno, page));
-        let db_pages = u32_at(header, 4)?;
-        if db_pages != 0 {
-            // A commit frame: everything so far is committed.
-            committed.pages.clone_from(&pages);
-            committed.db_pages = db_pages;
+        let size = u32_at(header, 4)?;
+        if size != 0 {
+            committed = pages.len();
+            db_pages = size;
         }
         at = at.checked_add(frame_size)?;
     }
-    Some(committed)
+    pages.truncate(committed);
+    Some(Frames { pages, db_pages })
 }
 
 fn overlay(main: &[u8], frames: &Frames<'_>, page_size: usize) -> Vec<u8> {
-    // The committed size, but never more than the pages the two files hold: a damaged log's
-    // size field must not make this allocate (in wasm, running out of memory is a trap).
+    // The committed size, but never more bytes than the two files hold: every page of a whole
+    // database is in the main file or the log, so a larger size (or a frame for a page beyond
+    // it) comes from a damaged log, and must not make this allocate (in wasm, running out of
+    // memory is a trap). Pages left out make the structural check refuse the file.
     let held = frames
         .pages
-        .iter()
-        .filter_map(|(pgno, _)| usize::try_from(*pgno).ok()?.checked_mul(page_size))
-        .fold(main.len(), usize::max);
+        .len()
+        .saturating_mul(page_size)
+        .saturating_add(main.len());
     let size = usize::try_from(frames.db_pages)
         .ok()
         .and_then(|n| n.checked_mul(page_size))
@@ -245,7 +245,20 @@ mod tests {
             main.as_slice(),
             "the resealed log is read"
         );
-        assert!(applied.len() <= main.len().max(frames * 4096));
+        assert!(applied.len() <= main.len() + frames * 4096);
+        // A committed frame for a page far past the end (pgno 1,000,000: 4 GB at 4 KiB pages):
+        // the image stays within what the files hold, and that page is left out.
+        let mut far = wal.clone();
+        far[last..last + 4].copy_from_slice(&1_000_000u32.to_be_bytes());
+        far[last + 4..last + 8].copy_from_slice(&1_000_000u32.to_be_bytes());
+        reseal(&mut far);
+        let applied = apply(&main, Some(&far), 4096);
+        assert_ne!(
+            applied.as_ref(),
+            main.as_slice(),
+            "the resealed log is read"
+        );
+        assert!(applied.len() <= main.len() + frames * 4096);
         // Garbage of any length is never a panic.
         for n in [0, 1, 31, 32, 33, 56, 4120, 4121] {
             let _ = apply(&main, Some(&vec![0x37; n]), 4096);
