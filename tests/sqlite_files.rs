@@ -191,3 +191,61 @@ fn factories_select_the_backend_from_the_environment() {
         .unwrap()
         .is_empty());
 }
+
+/// After a checkpoint the engine cuts the log back, and the next frames overwrite the old ones
+/// in place (an append would make every commit's `fdatasync` write the file's size too): the
+/// log file never shrinks while the database is open. What a crash leaves at that moment — new
+/// frames, then old frames of the previous checkpoint's log past them — opens with exactly the
+/// committed saves, as it must for SQLite too (the old frames carry the old salts).
+#[test]
+fn the_log_reuses_its_blocks_and_a_crash_copy_after_a_checkpoint_reads_back() {
+    let path = temp("reuse.db");
+    let wal = path.with_file_name("reuse.db-wal");
+    let len = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    let db = SqliteStateDb::open_path(&path, runtime()).unwrap();
+    let filler = "x".repeat(1500);
+    let (mut saved, mut longest, mut after_checkpoint) = (0u64, 0u64, None);
+    while saved < 5_000 {
+        let main_before = len(&path);
+        db.snapshots()
+            .save(
+                StateSnapshotInput::new(
+                    format!("t{}", saved % 40),
+                    data(json!({"n": saved, "f": filler})),
+                ),
+                SaveOptions::default(),
+            )
+            .unwrap();
+        saved += 1;
+        assert!(len(&wal) >= longest, "the open log never shrinks");
+        longest = longest.max(len(&wal));
+        if after_checkpoint.is_none() && len(&path) > main_before && saved > 100 {
+            after_checkpoint = Some(saved); // the checkpoint copied the log into the main file
+        }
+        if after_checkpoint.is_some_and(|at| saved >= at + 5) {
+            break;
+        }
+    }
+    assert!(
+        after_checkpoint.is_some(),
+        "a checkpoint ran within {saved} saves"
+    );
+    // The files as a crash would leave them (each commit is synced before it is acknowledged).
+    let copy = temp("reuse-crash.db");
+    std::fs::copy(&path, &copy).unwrap();
+    std::fs::copy(&wal, copy.with_file_name("reuse-crash.db-wal")).unwrap();
+    let expected = db.snapshots().list_tasks().unwrap();
+    let again = SqliteStateDb::open_path(&copy, runtime()).unwrap();
+    assert_eq!(again.snapshots().list_tasks().unwrap(), expected);
+    let total: u64 = expected.iter().map(|t| t.versions).sum();
+    assert_eq!(total, saved);
+    let last = again
+        .snapshots()
+        .get(&format!("t{}", (saved - 1) % 40), None)
+        .unwrap()
+        .unwrap();
+    assert_eq!(last.data.get("n"), Some(&json!(saved - 1)));
+    again.close().unwrap();
+    db.close().unwrap();
+    assert_eq!(len(&wal), 0, "a clean close empties the log");
+}

@@ -28,6 +28,11 @@ pub trait BackingStore: Send + Sync {
     fn open(&self, path: &str, create: bool) -> Result<Option<Arc<dyn BackingFile>>, String>;
     /// Removes `path` (nothing if it is missing).
     fn remove(&self, path: &str) -> Result<(), String>;
+    /// Whether the files live in this process's memory (a database image): the engine then
+    /// gives the space of a write-ahead log back when it cuts it; on disk it reuses the blocks.
+    fn in_memory(&self) -> bool {
+        false
+    }
 }
 
 /// Reads a whole file.
@@ -140,6 +145,10 @@ impl MemoryStore {
 }
 
 impl BackingStore for MemoryStore {
+    fn in_memory(&self) -> bool {
+        true
+    }
+
     fn open(&self, path: &str, create: bool) -> Result<Option<Arc<dyn BackingFile>>, String> {
         let mut files = lock(&self.files);
         if let Some(f) = files.get(path) {

@@ -129,7 +129,5 @@ impl SqliteStateDb {
 
 /// Opens (and checks) the database, then creates the contract's tables where missing.
 fn open_db(store: Arc<dyn BackingStore>, path: &str, private: bool) -> Result<Db> {
-    let db = Db::open(store, path, private)?;
-    db.create_schema()?;
-    Ok(db)
+    Ok(Db::open_with_schema(store, path, private)?)
 }
