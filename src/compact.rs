@@ -32,33 +32,73 @@ enum Expect {
 /// `text`, one JSON object, in serde_json's compact form: by the quick pass, else streamed
 /// through serde_json. `None` when serde_json refuses the text or it is not one object (the
 /// caller then finds the definitive answer, deeper nesting included).
-pub(crate) fn compact(text: &str) -> Option<Vec<u8>> {
+pub(crate) fn compact(text: &str) -> Option<String> {
     quick(text).or_else(|| stream(text))
 }
 
 /// `text` streamed from serde_json's parser to its writer (under its nesting limit of 128).
-pub(crate) fn stream(text: &str) -> Option<Vec<u8>> {
+pub(crate) fn stream(text: &str) -> Option<String> {
     let mut out = Vec::with_capacity(text.len());
     let mut de = serde_json::Deserializer::from_str(text);
     let streamed = serde_transcode::transcode(&mut de, &mut serde_json::Serializer::new(&mut out))
         .is_ok()
         && de.end().is_ok()
         && out.first() == Some(&b'{');
-    streamed.then_some(out)
+    // serde_json writes UTF-8; the check costs a pass only on this slower path.
+    if streamed {
+        String::from_utf8(out).ok()
+    } else {
+        None
+    }
+}
+
+/// The quick pass's output: `text` copied lazily. A run of pieces already in serde_json's form is
+/// copied at once, when a piece that is not (whitespace, an escaped string, a float) or the end
+/// is reached, so text that is all in that form is one copy (it was a push per token: a third of
+/// a 64 KiB read). Pieces are cut at ASCII bytes, so the output is a `String` without a check.
+struct Out<'t> {
+    text: &'t str,
+    out: String,
+    /// Where the run not copied yet starts.
+    from: usize,
+}
+
+impl Out<'_> {
+    /// Copies the pending run up to `at`.
+    fn flush(&mut self, at: usize) -> Option<()> {
+        self.out.push_str(self.text.get(self.from..at)?);
+        Some(())
+    }
+
+    /// Replaces `text[start..end]` with `with` (nothing, for whitespace).
+    fn replace(&mut self, start: usize, end: usize, with: &str) -> Option<()> {
+        self.flush(start)?;
+        self.out.push_str(with);
+        self.from = end;
+        Some(())
+    }
 }
 
 /// The quick pass: `None` for anything it leaves to [`stream`].
-pub(crate) fn quick(text: &str) -> Option<Vec<u8>> {
+pub(crate) fn quick(text: &str) -> Option<String> {
     let b = text.as_bytes();
-    let mut out: Vec<u8> = Vec::with_capacity(b.len());
+    let mut w = Out {
+        text,
+        out: String::with_capacity(b.len()),
+        from: 0,
+    };
     let mut stack: Vec<u8> = Vec::new();
-    let mut i = skip_ws(b, 0);
-    if b.get(i) != Some(&b'{') {
+    let mut i = 0;
+    if b.get(skip_ws(b, 0)) != Some(&b'{') {
         return None;
     }
     let mut expect = Expect::Value;
     while expect != Expect::Done {
-        i = skip_ws(b, i);
+        let next = skip_ws(b, i);
+        if next != i {
+            w.replace(i, next, "")?;
+            i = next;
+        }
         let c = *b.get(i)?;
         // A closing bracket, where a container may end, closes the innermost one if it is its own.
         let may_close = matches!(
@@ -67,7 +107,6 @@ pub(crate) fn quick(text: &str) -> Option<Vec<u8>> {
         );
         if may_close && matches!((c, stack.last()), (b'}', Some(b'{')) | (b']', Some(b'['))) {
             stack.pop();
-            out.push(c);
             i = i.checked_add(1)?;
             expect = after_value(&stack);
             continue;
@@ -79,7 +118,6 @@ pub(crate) fn quick(text: &str) -> Option<Vec<u8>> {
                         return None;
                     }
                     stack.push(c);
-                    out.push(c);
                     i = i.checked_add(1)?;
                     if c == b'{' {
                         Expect::FirstKeyOrEnd
@@ -89,11 +127,11 @@ pub(crate) fn quick(text: &str) -> Option<Vec<u8>> {
                 }
                 _ => {
                     i = match c {
-                        b'"' => string(text, i, &mut out)?,
-                        b't' => literal(b, i, b"true", &mut out)?,
-                        b'f' => literal(b, i, b"false", &mut out)?,
-                        b'n' => literal(b, i, b"null", &mut out)?,
-                        b'-' | b'0'..=b'9' => number(text, i, &mut out)?,
+                        b'"' => string(&mut w, i)?,
+                        b't' => literal(b, i, b"true")?,
+                        b'f' => literal(b, i, b"false")?,
+                        b'n' => literal(b, i, b"null")?,
+                        b'-' | b'0'..=b'9' => number(&mut w, i)?,
                         _ => return None,
                     };
                     after_value(&stack)
@@ -103,14 +141,13 @@ pub(crate) fn quick(text: &str) -> Option<Vec<u8>> {
                 if c != b'"' {
                     return None;
                 }
-                i = string(text, i, &mut out)?;
+                i = string(&mut w, i)?;
                 Expect::Colon
             }
             Expect::Colon => {
                 if c != b':' {
                     return None;
                 }
-                out.push(c);
                 i = i.checked_add(1)?;
                 Expect::Value
             }
@@ -118,7 +155,6 @@ pub(crate) fn quick(text: &str) -> Option<Vec<u8>> {
                 if c != b',' {
                     return None;
                 }
-                out.push(c);
                 i = i.checked_add(1)?;
                 if stack.last() == Some(&b'{') {
                     Expect::Key
@@ -133,7 +169,8 @@ pub(crate) fn quick(text: &str) -> Option<Vec<u8>> {
     if skip_ws(b, i) != b.len() {
         return None;
     }
-    Some(out)
+    w.flush(i)?;
+    Some(w.out)
 }
 
 /// What follows a complete value: the end, when it closed the outermost object.
@@ -152,12 +189,11 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
     i
 }
 
-fn literal(b: &[u8], i: usize, word: &[u8], out: &mut Vec<u8>) -> Option<usize> {
+fn literal(b: &[u8], i: usize, word: &[u8]) -> Option<usize> {
     let end = i.checked_add(word.len())?;
     if b.get(i..end)? != word {
         return None;
     }
-    out.extend_from_slice(word);
     Some(end)
 }
 
@@ -170,7 +206,7 @@ fn has_zero_byte(w: u64) -> bool {
 }
 
 /// The first `"`, `\` or control character (below 0x20) at or after `from`.
-fn find_special(b: &[u8], from: usize) -> Option<usize> {
+pub(crate) fn find_special(b: &[u8], from: usize) -> Option<usize> {
     let mut k = from;
     while let Some(chunk) = k.checked_add(8).and_then(|end| b.get(k..end)) {
         let w = u64::from_le_bytes(<[u8; 8]>::try_from(chunk).ok()?);
@@ -192,17 +228,14 @@ fn find_special(b: &[u8], from: usize) -> Option<usize> {
     None
 }
 
-/// The string token at `i` (its opening quote): copied as is when it has no escape (serde_json
+/// The string token at `i` (its opening quote): kept as is when it has no escape (serde_json
 /// writes such a string byte for byte), else decoded and written by serde_json.
-fn string(text: &str, i: usize, out: &mut Vec<u8>) -> Option<usize> {
+fn string(w: &mut Out<'_>, i: usize) -> Option<usize> {
+    let text = w.text;
     let b = text.as_bytes();
     let first = find_special(b, i.checked_add(1)?)?;
     match b.get(first)? {
-        b'"' => {
-            let end = first.checked_add(1)?;
-            out.extend_from_slice(b.get(i..end)?);
-            Some(end)
-        }
+        b'"' => first.checked_add(1),
         b'\\' => {
             // Find the closing quote (an escape's second byte is never the end), then let
             // serde_json decode the token and write it in its own form.
@@ -217,7 +250,7 @@ fn string(text: &str, i: usize, out: &mut Vec<u8>) -> Option<usize> {
             }
             let end = k.checked_add(1)?;
             let decoded: String = serde_json::from_str(text.get(i..end)?).ok()?;
-            serde_json::to_writer(&mut *out, &decoded).ok()?;
+            w.replace(i, end, &serde_json::to_string(&decoded).ok()?)?;
             Some(end)
         }
         // A raw control character: serde_json refuses it; the streaming path says why.
@@ -226,9 +259,10 @@ fn string(text: &str, i: usize, out: &mut Vec<u8>) -> Option<usize> {
 }
 
 /// The number token at `i`: an integer serde_json writes as it is (no sign but `-` before a
-/// non-zero digit, no leading zero, within 64 bits) is copied; any other number is parsed and
+/// non-zero digit, no leading zero, within 64 bits) is kept; any other number is parsed and
 /// written by serde_json.
-fn number(text: &str, i: usize, out: &mut Vec<u8>) -> Option<usize> {
+fn number(w: &mut Out<'_>, i: usize) -> Option<usize> {
+    let text = w.text;
     let b = text.as_bytes();
     let mut end = i;
     while let Some(b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E') = b.get(end) {
@@ -245,16 +279,64 @@ fn number(text: &str, i: usize, out: &mut Vec<u8>) -> Option<usize> {
             Some(_) => digits.len() <= if negative { 18 } else { 19 },
             None => false,
         };
-    if plain {
-        out.extend_from_slice(token);
-    } else {
+    if !plain && !plain_float(token) {
         let value: Value = serde_json::from_str(text.get(i..end)?).ok()?;
         if !value.is_number() {
             return None;
         }
-        serde_json::to_writer(&mut *out, &value).ok()?;
+        w.replace(i, end, &serde_json::to_string(&value).ok()?)?;
     }
     Some(end)
+}
+
+/// Whether `token` is a float exactly as serde_json writes it, known without parsing it: a
+/// plain decimal `-?D.F` (no exponent) from 1e-5 to below 1e16 (where serde_json writes no
+/// exponent), with at most 15 significant digits and no trailing zero after the point (but
+/// `D.0` for an integral value). A decimal of at most 15 significant digits survives the trip
+/// to a double and back, so no other decimal of as few digits names the same double: it is the
+/// shortest form, the one serde_json writes. (Formatting every float again cost a tenth of a
+/// 64 KiB read.) Anything else is parsed and written by serde_json.
+fn plain_float(token: &[u8]) -> bool {
+    let digits = match token.split_first() {
+        Some((b'-', rest)) => rest,
+        _ => token,
+    };
+    let Some(point) = digits.iter().position(|&c| c == b'.') else {
+        return false;
+    };
+    let (int, frac) = (digits.get(..point), digits.get(point.saturating_add(1)..));
+    let (Some(int), Some(frac)) = (int, frac) else {
+        return false;
+    };
+    if int.is_empty()
+        || frac.is_empty()
+        || !int.iter().chain(frac).all(u8::is_ascii_digit)
+        || (int.len() > 1 && int.first() == Some(&b'0'))
+    {
+        return false;
+    }
+    let integral = frac == b"0";
+    if frac.last() == Some(&b'0') && !integral {
+        return false;
+    }
+    if int == b"0" {
+        // 0.F: at least 1e-5 means at most four zeros before the first significant digit.
+        let zeros = frac.iter().take_while(|&&c| c == b'0').count();
+        return !integral && zeros <= 4 && frac.len().saturating_sub(zeros) <= 15;
+    }
+    if int.len() > 16 {
+        return false; // 1e16 and above are written with an exponent
+    }
+    // Significant digits: from the first digit to the last non-zero one.
+    let all = int
+        .len()
+        .saturating_add(if integral { 0 } else { frac.len() });
+    let trailing = if integral {
+        int.iter().rev().take_while(|&&c| c == b'0').count()
+    } else {
+        0
+    };
+    all.saturating_sub(trailing) <= 15
 }
 
 #[cfg(test)]
@@ -268,12 +350,86 @@ mod tests {
     use proptest::prelude::*;
 
     /// The quick pass writes what the stream writes, or leaves the text to it.
-    fn agree(text: &str) -> Option<Vec<u8>> {
+    fn agree(text: &str) -> Option<String> {
         let quick = quick(text);
         if let Some(q) = &quick {
             assert_eq!(Some(q), stream(text).as_ref(), "{text:?}");
         }
         quick
+    }
+
+    #[test]
+    fn plain_floats_are_recognised_only_as_serde_json_writes_them() {
+        for yes in [
+            "0.5",
+            "-0.25",
+            "100.0",
+            "1234.5",
+            "0.00001",
+            "0.000015",
+            "1000000000000000.0",
+            "123456789012345.0",
+            "12345678901234.5",
+            "0.123456789012345",
+            "-1.0",
+        ] {
+            assert!(plain_float(yes.as_bytes()), "{yes}");
+            let v: f64 = serde_json::from_str(yes).unwrap();
+            assert_eq!(serde_json::to_string(&v).unwrap(), yes);
+        }
+        for no in [
+            "0.0",
+            "-0.0",
+            "1.50",
+            "01.5",
+            "1.",
+            ".5",
+            "1e5",
+            "1.5e-7",
+            "0.000001",
+            "-",
+            "10000000000000000.0",
+            "0.30000000000000004",
+            "1234567890123456.0",
+            "1.2.3",
+            "1-2.5",
+            "9007199254740993.0",
+            "0.1234567890123456",
+        ] {
+            assert!(!plain_float(no.as_bytes()), "{no}");
+        }
+    }
+
+    proptest! {
+        /// What the check recognises is exactly what serde_json writes for the value it names.
+        #[test]
+        fn a_recognised_float_is_what_serde_json_writes(
+            negative in any::<bool>(),
+            int in "(0|[1-9][0-9]{0,17})",
+            frac in "[0-9]{1,19}",
+        ) {
+            let token = format!("{}{int}.{frac}", if negative { "-" } else { "" });
+            if plain_float(token.as_bytes()) {
+                let v: f64 = serde_json::from_str(&token).unwrap();
+                prop_assert_eq!(serde_json::to_string(&v).unwrap(), token);
+            }
+        }
+
+        /// And what serde_json writes for a double in the plain range is recognised when it
+        /// has at most 15 significant digits.
+        #[test]
+        fn serde_json_floats_with_few_digits_are_recognised(mantissa in 1u64..1_000_000_000_000_000, exp in -20i32..2) {
+            let v = mantissa as f64 * 10f64.powi(exp);
+            let text = serde_json::to_string(&v).unwrap();
+            let recognised = plain_float(text.as_bytes());
+            if (1e-5..1e16).contains(&v) && !text.contains('e') {
+                let significant = text.trim_start_matches(['0', '.']).replace('.', "");
+                let significant = significant.trim_end_matches('0');
+                prop_assert_eq!(recognised, significant.len() <= 15, "{}", text);
+            } else {
+                prop_assert!(!recognised, "{}", text);
+            }
+        }
     }
 
     #[test]
@@ -287,7 +443,7 @@ mod tests {
             r#"{"a":1,"a":2}"#,
             r#"{"s":"a long string with no escape at all, longer than eight bytes"}"#,
         ] {
-            assert_eq!(agree(text).as_deref(), Some(text.as_bytes()), "{text}");
+            assert_eq!(agree(text).as_deref(), Some(text), "{text}");
         }
     }
 
@@ -311,11 +467,7 @@ mod tests {
             ),
             (r#"{"\u00e9":"x"}"#, r#"{"é":"x"}"#),
         ] {
-            assert_eq!(
-                String::from_utf8(agree(text).unwrap()).unwrap(),
-                want,
-                "{text}"
-            );
+            assert_eq!(agree(text).unwrap(), want, "{text}");
         }
     }
 
@@ -434,10 +586,10 @@ mod tests {
             let object = Value::Object(entries.into_iter().collect());
             let canonical = serde_json::to_string(&object).unwrap();
             // Canonical text: the quick pass takes it, unchanged.
-            prop_assert_eq!(agree(&canonical), Some(canonical.clone().into_bytes()));
+            prop_assert_eq!(agree(&canonical), Some(canonical.clone()));
             // Loosened text: the quick pass writes the stream's bytes, the canonical text.
             let loose = loosen(&canonical, seed);
-            prop_assert_eq!(agree(&loose), Some(canonical.clone().into_bytes()));
+            prop_assert_eq!(agree(&loose), Some(canonical.clone()));
             // Pretty-printed (Python's indent=2 style).
             let pretty = serde_json::to_string_pretty(&object).unwrap();
             prop_assert_eq!(compact(&pretty), stream(&pretty));

@@ -249,6 +249,35 @@ pub(crate) fn data_from_text(text: &str) -> std::result::Result<Map<String, Valu
     Ok(data)
 }
 
+/// Appends `s` as a JSON string, byte for byte as serde_json writes it: as it is between quotes
+/// when nothing in it needs an escape (found eight bytes at a time), else through serde_json.
+pub fn push_json_string(out: &mut String, s: &str) {
+    if crate::compact::find_special(s.as_bytes(), 0).is_none() {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+    } else if let Ok(quoted) = serde_json::to_string(s) {
+        out.push_str(&quoted);
+    }
+}
+
+/// Appends the decimal digits of `n` (what `n.to_string()` gives, without the formatter).
+pub fn push_u64(out: &mut String, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut at = buf.len();
+    loop {
+        at = at.saturating_sub(1);
+        if let Some(b) = buf.get_mut(at) {
+            *b = b'0'.saturating_add(u8::try_from(n % 10).unwrap_or(0));
+        }
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.push_str(std::str::from_utf8(buf.get(at..).unwrap_or_default()).unwrap_or_default());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

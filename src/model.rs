@@ -41,18 +41,12 @@ impl StateSnapshot {
         created_at: Timestamp,
     ) -> Result<String> {
         let mut out = String::with_capacity(data_text.len().saturating_add(160));
-        let string = |out: &mut String, s: &str| -> Result<()> {
-            let quoted = serde_json::to_string(s)
-                .map_err(|e| StateError::StorageIo(format!("could not encode a snapshot: {e}")))?;
-            out.push_str(&quoted);
-            Ok(())
-        };
         out.push_str("{\"id\":");
-        string(&mut out, id)?;
+        crate::json::push_json_string(&mut out, id);
         out.push_str(",\"task_id\":");
-        string(&mut out, task_id)?;
+        crate::json::push_json_string(&mut out, task_id);
         out.push_str(",\"version\":");
-        out.push_str(&version.to_string());
+        crate::json::push_u64(&mut out, version);
         out.push_str(",\"data\":");
         out.push_str(data_text);
         out.push_str(if checkpoint {
@@ -61,7 +55,7 @@ impl StateSnapshot {
             ",\"checkpoint\":false,\"created_at\":\""
         });
         // A timestamp's text needs no escaping.
-        out.push_str(&created_at.to_string());
+        created_at.push_iso(&mut out);
         out.push_str("\"}");
         Ok(out)
     }
@@ -305,7 +299,7 @@ impl DataText {
         // (deeper nesting, bad syntax) takes the exact path below, which gives the definitive
         // answer.
         if let Some(out) = crate::compact::compact(text) {
-            return String::from_utf8(out).map_err(|e| invalid(e.to_string()));
+            return Ok(out);
         }
         if saving && json::json_nesting(text) > json::MAX_DEPTH.saturating_add(1) {
             return Err(StateError::TooLarge(format!(
@@ -379,6 +373,47 @@ pub struct UsageMetrics {
 }
 
 const METRIC_FIELDS: [&str; 4] = ["tokens_in", "tokens_out", "duration_ms", "api_calls"];
+
+impl UsageEvent {
+    /// Appends the event's JSON text, byte for byte what serde_json writes for it (without its
+    /// formatter machinery, which was half the time of a query's answer in the wasm).
+    pub fn push_json(&self, out: &mut String) {
+        out.push_str("{\"id\":");
+        crate::json::push_json_string(out, &self.id);
+        out.push_str(",\"task_id\":");
+        crate::json::push_json_string(out, &self.task_id);
+        out.push_str(",\"agent_id\":");
+        crate::json::push_json_string(out, &self.agent_id);
+        out.push_str(",\"consumer_id\":");
+        crate::json::push_json_string(out, &self.consumer_id);
+        let m = &self.metrics;
+        out.push_str(",\"metrics\":{\"tokens_in\":");
+        crate::json::push_u64(out, m.tokens_in);
+        out.push_str(",\"tokens_out\":");
+        crate::json::push_u64(out, m.tokens_out);
+        out.push_str(",\"duration_ms\":");
+        crate::json::push_u64(out, m.duration_ms);
+        out.push_str(",\"api_calls\":");
+        crate::json::push_u64(out, m.api_calls);
+        out.push_str("},\"timestamp\":\"");
+        self.timestamp.push_iso(out);
+        out.push_str("\"}");
+    }
+
+    /// The JSON text of `events` as an array (what serde_json writes for the list).
+    pub fn list_json(events: &[UsageEvent]) -> String {
+        let mut out = String::with_capacity(events.len().saturating_mul(200).saturating_add(2));
+        out.push('[');
+        for (i, event) in events.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            event.push_json(&mut out);
+        }
+        out.push(']');
+        out
+    }
+}
 
 impl UsageMetrics {
     /// Parses a JSON metrics object; missing fields are 0.

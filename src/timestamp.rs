@@ -189,26 +189,42 @@ fn parse_naive(text: &str) -> Option<NaiveDateTime> {
     .find_map(|fmt| NaiveDateTime::parse_from_str(text, fmt).ok())
 }
 
+impl Timestamp {
+    /// Appends the text [`Display`](fmt::Display) writes (`2025-02-08T12:00:00[.ffffff]+00:00`).
+    /// Digit by digit into a buffer: through `write!` it was a third of the time of a metering
+    /// query's answer (100 events) in the size-optimised wasm.
+    pub fn push_iso(self, out: &mut String) {
+        let dt = self.to_datetime();
+        // Years are 1..=9999 by construction; every field fits its width.
+        let mut buf = *b"0000-00-00T00:00:00.000000";
+        let mut put = |at: usize, width: usize, mut n: u32| {
+            for k in (0..width).rev() {
+                if let Some(b) = buf.get_mut(at.saturating_add(k)) {
+                    *b = b'0'.saturating_add(u8::try_from(n % 10).unwrap_or(0));
+                }
+                n /= 10;
+            }
+        };
+        put(0, 4, u32::try_from(dt.year()).unwrap_or(0));
+        put(5, 2, dt.month());
+        put(8, 2, dt.day());
+        put(11, 2, dt.hour());
+        put(14, 2, dt.minute());
+        put(17, 2, dt.second());
+        let micros = dt.nanosecond() / 1000;
+        put(20, 6, micros);
+        // Without a fraction when it is zero, as Python's isoformat.
+        let end = if micros == 0 { 19 } else { 26 };
+        out.push_str(std::str::from_utf8(buf.get(..end).unwrap_or_default()).unwrap_or_default());
+        out.push_str("+00:00");
+    }
+}
+
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let dt = self.to_datetime();
-        // Written field by field rather than through chrono's `format` (a strftime
-        // interpreter the memory-only wasm would otherwise carry); years are 1..=9999.
-        write!(
-            f,
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-            dt.year(),
-            dt.month(),
-            dt.day(),
-            dt.hour(),
-            dt.minute(),
-            dt.second()
-        )?;
-        let micros = dt.nanosecond() / 1000;
-        if micros != 0 {
-            write!(f, ".{micros:06}")?;
-        }
-        f.write_str("+00:00")
+        let mut text = String::with_capacity(32);
+        self.push_iso(&mut text);
+        f.write_str(&text)
     }
 }
 
@@ -235,6 +251,43 @@ mod tests {
             Timestamp::MAX.to_string(),
             "9999-12-31T23:59:59.999999+00:00"
         );
+    }
+
+    #[test]
+    fn the_digit_writer_prints_what_the_formatter_did() {
+        let reference = |t: Timestamp| {
+            let dt = t.to_datetime();
+            let micros = dt.nanosecond() / 1000;
+            format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}{}+00:00",
+                dt.year(),
+                dt.month(),
+                dt.day(),
+                dt.hour(),
+                dt.minute(),
+                dt.second(),
+                if micros == 0 {
+                    String::new()
+                } else {
+                    format!(".{micros:06}")
+                }
+            )
+        };
+        let mut micros = MIN_MICROS;
+        // Across the whole range, with and without fractions, in uneven steps.
+        while micros < MAX_MICROS {
+            let t = Timestamp { micros };
+            assert_eq!(t.to_string(), reference(t));
+            micros = micros.saturating_add(7_777_777_777_777 + micros.rem_euclid(1_000_003));
+        }
+        for t in [
+            Timestamp::MIN,
+            Timestamp::MAX,
+            Timestamp { micros: 0 },
+            Timestamp { micros: 1 },
+        ] {
+            assert_eq!(t.to_string(), reference(t));
+        }
     }
 
     #[test]

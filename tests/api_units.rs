@@ -376,3 +376,49 @@ fn text_version(text: &str) -> u64 {
         .as_u64()
         .unwrap()
 }
+
+/// The answer text of a metering query is what serde_json writes for the events: plain and
+/// escaped ids, every metric's extremes, timestamps with and without a fraction.
+#[test]
+fn usage_event_json_text_is_serde_jsons() {
+    let ts = |s: &str| asap_state::Timestamp::parse(s, "t").unwrap();
+    let event = |id: &str, text: &str, n: u64, at: &str| asap_state::UsageEvent {
+        id: id.into(),
+        task_id: text.into(),
+        agent_id: format!("agent {text}"),
+        consumer_id: "c".into(),
+        metrics: asap_state::UsageMetrics {
+            tokens_in: n,
+            tokens_out: n / 3,
+            duration_ms: u64::MAX - n,
+            api_calls: 0,
+        },
+        timestamp: ts(at),
+    };
+    let events = vec![
+        event("evt_1", "plain", 0, "2025-02-08T12:00:00Z"),
+        event(
+            "e\"q\\b",
+            "tab\there\nnewline \u{1} \u{7f} ü 漢字 😀",
+            9,
+            "2025-02-08T12:00:00.000001Z",
+        ),
+        event(
+            "a long id with no escape at all, longer than eight",
+            "",
+            u64::MAX,
+            "0001-01-01T00:00:00Z",
+        ),
+        event(
+            "x",
+            "/slash/ & <html>",
+            1234567890,
+            "9999-12-31T23:59:59.999999Z",
+        ),
+    ];
+    assert_eq!(
+        asap_state::UsageEvent::list_json(&events),
+        serde_json::to_string(&events).unwrap()
+    );
+    assert_eq!(asap_state::UsageEvent::list_json(&[]), "[]");
+}

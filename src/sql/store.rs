@@ -221,11 +221,15 @@ fn col<'a>(row: &'a [SqlValue], i: usize, table: &str) -> Result<&'a SqlValue> {
 }
 
 fn col_text(row: &[SqlValue], i: usize, table: &str, name: &str) -> Result<String> {
-    col(row, i, table)?
-        .as_ref()
-        .as_text()
-        .map(str::to_owned)
-        .ok_or_else(|| corrupt(format!("{table}.{name} is not text")))
+    col_str(row, i, table, name).map(str::to_owned)
+}
+
+/// A text column, borrowed from the row (a `data` of 64 KiB is not copied to be read).
+fn col_str<'a>(row: &'a [SqlValue], i: usize, table: &str, name: &str) -> Result<&'a str> {
+    match col(row, i, table)? {
+        SqlValue::Text(text) => Ok(text.as_str()),
+        _ => Err(corrupt(format!("{table}.{name} is not text"))),
+    }
 }
 
 fn col_int(row: &[SqlValue], i: usize, table: &str, name: &str) -> Result<i64> {
@@ -258,6 +262,30 @@ impl SqliteStateDb {
             self.fill_chunks(conn, &mut row)?;
         }
         Ok(Some(row))
+    }
+
+    /// The first row of a snapshot query as its snapshot's JSON text. Read where the connection
+    /// holds the row, unless its data may be in chunks (a host's database).
+    fn snapshot_json(
+        &self,
+        conn: &dyn SqlConnection,
+        sql: &str,
+        params: &[SqlRef<'_>],
+    ) -> Result<Option<String>> {
+        if self.shared.chunk_bytes.is_some() {
+            return self
+                .snapshot_row(conn, sql, params)?
+                .map(|r| snapshot_json_from_row(&r))
+                .transpose();
+        }
+        let mut out = None;
+        conn.query_each(sql, params, &mut |row| {
+            if out.is_none() {
+                out = Some(snapshot_json_from_refs(row)?);
+            }
+            Ok(())
+        })?;
+        Ok(out)
     }
 
     /// A snapshot row whose data is in chunks (its `data` empty) gets its data back whole.
@@ -349,25 +377,44 @@ fn chunks(data: &str, limit: usize) -> Vec<&str> {
 
 /// A snapshot row as the JSON text of its snapshot (see `get_json`).
 fn snapshot_json_from_row(row: &[SqlValue]) -> Result<String> {
+    let refs: Vec<SqlRef<'_>> = row.iter().map(SqlValue::as_ref).collect();
+    snapshot_json_from_refs(&refs)
+}
+
+/// [`snapshot_json_from_row`] of a row borrowed from the connection: `data` is read where the
+/// engine holds it, not copied first.
+fn snapshot_json_from_refs(row: &[SqlRef<'_>]) -> Result<String> {
     let t = "snapshots";
-    let task_id = col_text(row, 0, t, "task_id")?;
-    let version = col_u64(row, 2, t, "version")?;
-    let data_text = col_text(row, 3, t, "data")?;
-    let data = DataText::read(&data_text).map_err(|e| {
+    let text = |i: usize, name: &str| -> Result<&str> {
+        row.get(i)
+            .ok_or_else(|| corrupt(format!("{t}: a row has too few columns")))?
+            .as_text()
+            .ok_or_else(|| corrupt(format!("{t}.{name} is not text")))
+    };
+    let task_id = text(0, "task_id")?;
+    let int = |i: usize, name: &str| -> Result<i64> {
+        row.get(i)
+            .ok_or_else(|| corrupt(format!("{t}: a row has too few columns")))?
+            .as_int()
+            .ok_or_else(|| corrupt(format!("{t}.{name} is not an integer")))
+    };
+    let version = int(2, "version")?;
+    let version = u64::try_from(version)
+        .map_err(|_| corrupt(format!("{t}.version is negative ({version})")))?;
+    let data = DataText::read(text(3, "data")?).map_err(|e| {
         corrupt(format!(
             "snapshots row ({task_id:?}, {version}): data is not a JSON object: {}",
             e.message()
         ))
     })?;
-    let created_at =
-        Timestamp::parse_lenient(&col_text(row, 5, t, "created_at")?, "snapshots.created_at")
-            .map_err(|e| corrupt(e.message().to_owned()))?;
+    let created_at = Timestamp::parse_lenient(text(5, "created_at")?, "snapshots.created_at")
+        .map_err(|e| corrupt(e.message().to_owned()))?;
     StateSnapshot::json_text(
-        &col_text(row, 1, t, "id")?,
-        &task_id,
+        text(1, "id")?,
+        task_id,
         version,
         data.as_str(),
-        col_int(row, 4, t, "checkpoint")? != 0,
+        int(4, "checkpoint")? != 0,
         created_at,
     )
 }
@@ -599,11 +646,13 @@ impl SnapshotStore for SqliteSnapshotStore {
     /// The row's `data` is checked and rewritten in serde_json's form as one stream (no tree),
     /// then embedded: the same text as serialising [`get`](SnapshotStore::get)'s snapshot.
     fn get_json(&self, task_id: &str, version: Option<u64>) -> Result<Option<String>> {
-        self.db.with(|conn| {
-            self.db
-                .get_row(conn, task_id, version)?
-                .map(|r| snapshot_json_from_row(&r))
-                .transpose()
+        self.db.with(|conn| match version {
+            Some(v) => self
+                .db
+                .snapshot_json(conn, schema::GET_VERSION, &[text(task_id), int(v)]),
+            None => self
+                .db
+                .snapshot_json(conn, schema::GET_LATEST, &[text(task_id)]),
         })
     }
 
@@ -619,9 +668,7 @@ impl SnapshotStore for SqliteSnapshotStore {
     fn get_by_id_json(&self, task_id: &str, snapshot_id: &str) -> Result<Option<String>> {
         self.db.with(|conn| {
             self.db
-                .snapshot_row(conn, schema::GET_BY_ID, &[text(task_id), text(snapshot_id)])?
-                .map(|r| snapshot_json_from_row(&r))
-                .transpose()
+                .snapshot_json(conn, schema::GET_BY_ID, &[text(task_id), text(snapshot_id)])
         })
     }
 

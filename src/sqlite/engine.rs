@@ -1211,12 +1211,12 @@ mod tests {
                 *seen.lock().unwrap() = r.map(|(_, n)| n).unwrap_or(-2);
                 None
             });
-            f.pread(pos, c).unwrap();
+            assert!(f.pread(pos, c).unwrap().finished());
             let n = *got.lock().unwrap();
             n
         };
         let truncated = || Completion::new_trunc(|_| {});
-        let _ = f.truncate(32, truncated()).unwrap();
+        assert!(f.truncate(32, truncated()).unwrap().succeeded());
         assert_eq!(f.size().unwrap(), 32, "the engine sees the cut");
         assert_eq!(mem.contents().len(), 100, "the file keeps its blocks");
         assert_eq!(read(32, 8), 0, "reading past the cut is a short read");
@@ -1225,7 +1225,10 @@ mod tests {
         // A write moves the visible end; once it passes the file's end, the cut is gone.
         let write = |pos: u64, bytes: &[u8]| {
             let buf = Arc::new(Buffer::new(bytes.to_vec()));
-            let _ = f.pwrite(pos, buf, Completion::new_write(|_| {})).unwrap();
+            assert!(f
+                .pwrite(pos, buf, Completion::new_write(|_| {}))
+                .unwrap()
+                .succeeded());
         };
         write(32, &[1; 10]);
         assert_eq!(f.size().unwrap(), 42);
@@ -1234,9 +1237,9 @@ mod tests {
         assert_eq!(f.size().unwrap(), 105);
         assert_eq!(f.cut(), None);
         // A cut at or past the end, and a cut to nothing, are made on the file.
-        let _ = f.truncate(50, truncated()).unwrap();
+        assert!(f.truncate(50, truncated()).unwrap().succeeded());
         assert_eq!((f.size().unwrap(), mem.contents().len()), (50, 105));
-        let _ = f.truncate(0, truncated()).unwrap();
+        assert!(f.truncate(0, truncated()).unwrap().succeeded());
         assert_eq!((f.size().unwrap(), mem.contents().len()), (0, 0));
         assert_eq!(f.cut(), None);
     }

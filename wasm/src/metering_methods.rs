@@ -8,7 +8,7 @@ use asap_state::{
 };
 use wasm_bindgen::prelude::*;
 
-use crate::convert::{arg, arg_or_null, to_js};
+use crate::convert::{arg, arg_or_null, text_to_js, to_js};
 use crate::error::{js, JsResult};
 
 const ARG: fn(String) -> StateError = StateError::InvalidArgument;
@@ -44,7 +44,10 @@ pub(crate) fn query(
     let end = timestamp(end, "end")?;
     let options =
         js(arg(options, "options", ARG).and_then(|v| QueryOptions::from_json(v.as_ref())))?;
-    to_js(&js(store.query(&agent_id, start, end, options))?)
+    // Written by the core's event writer (serde_json's bytes, without its formatter).
+    text_to_js(&asap_state::UsageEvent::list_json(&js(
+        store.query(&agent_id, start, end, options)
+    )?))
 }
 
 pub(crate) fn aggregate(
