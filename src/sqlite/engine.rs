@@ -433,6 +433,26 @@ fn be_u32(b: &[u8], at: usize) -> Option<u32> {
 
 /// Checks the 100-byte SQLite header and the file length. Returns the page size.
 pub fn validate_image(b: &[u8]) -> Result<usize> {
+    let page_size = validate_header(b)?;
+    let bad = |m: &str| DbError::Corrupt(m.to_string());
+    let pages_in_file = b.len().checked_div(page_size).unwrap_or(0);
+    let change_counter = be_u32(b, 24).ok_or_else(|| bad("short header"))?;
+    let header_pages = be_u32(b, 28).ok_or_else(|| bad("short header"))?;
+    let valid_for = be_u32(b, 92).ok_or_else(|| bad("short header"))?;
+    if header_pages != 0 && change_counter == valid_for {
+        let hp = usize::try_from(header_pages).map_err(|_| bad("page count"))?;
+        if hp > pages_in_file {
+            return Err(bad("file is shorter than its header says (truncated)"));
+        }
+    }
+    Ok(page_size)
+}
+
+/// [`validate_image`] but for the page count the header gives: what a main file in WAL mode
+/// may legitimately contradict (a checkpoint killed after writing page 1, with the new size,
+/// and before the pages past the old end; the log still holds them, and the check of the
+/// main file with the log applied is the one that counts).
+fn validate_header(b: &[u8]) -> Result<usize> {
     let bad = |m: &str| DbError::Corrupt(m.to_string());
     if b.is_empty() {
         return Err(bad("empty file"));
@@ -467,16 +487,6 @@ pub fn validate_image(b: &[u8]) -> Result<usize> {
         return Err(bad(
             "file length is not a multiple of the page size (truncated?)",
         ));
-    }
-    let pages_in_file = b.len().checked_div(page_size).unwrap_or(0);
-    let change_counter = be_u32(b, 24).ok_or_else(|| bad("short header"))?;
-    let header_pages = be_u32(b, 28).ok_or_else(|| bad("short header"))?;
-    let valid_for = be_u32(b, 92).ok_or_else(|| bad("short header"))?;
-    if header_pages != 0 && change_counter == valid_for {
-        let hp = usize::try_from(header_pages).map_err(|_| bad("page count"))?;
-        if hp > pages_in_file {
-            return Err(bad("file is shorter than its header says (truncated)"));
-        }
     }
     let schema_format = be_u32(b, 44).ok_or_else(|| bad("short header"))?;
     if schema_format > 4 {
@@ -667,16 +677,26 @@ fn run(io: &EngineIo, stmt: &mut Statement, on_row: &mut EngineRowFn<'_>) -> Res
 }
 
 /// A database holding only the contract's empty tables and indexes, as the engine would leave
-/// it after running the schema script, in WAL mode (file format bytes 18-19 = 2): the engine
-/// then has no header to convert on its first write.
+/// it after running the schema script: in WAL mode (file format bytes 18-19 = 2), so the engine
+/// has no header to convert on its first write, and with the engine's own "version-valid-for"
+/// number (bytes 92-95), which differs from the change counter. The engine keeps the page count
+/// of bytes 28-31 but never the change counter; with the two numbers equal, readers would take
+/// that count as valid, and a main file whose checkpoint was cut short after page 1 contradicts
+/// it (SQLite then counts the file's pages, as for any file the engine created).
 fn empty_database() -> Result<Vec<u8>> {
     let mut bytes = crate::sql::image::write_image(&crate::sql::image::ImageRows::default())
         .map_err(|e| DbError::Engine(format!("empty database: {e}")))?;
     if let Some(versions) = bytes.get_mut(18..20) {
         versions.copy_from_slice(&[2, 2]);
     }
+    if let Some(valid_for) = bytes.get_mut(92..96) {
+        valid_for.copy_from_slice(&ENGINE_VERSION_VALID_FOR.to_be_bytes());
+    }
     Ok(bytes)
 }
+
+/// The "version-valid-for" number turso_core 0.8.3 writes in a new database's header.
+const ENGINE_VERSION_VALID_FOR: u32 = 3_047_000;
 
 impl Db {
     /// Opens the database `path` of `store`: a missing or empty main file gives a fresh
@@ -705,7 +725,7 @@ impl Db {
             Some(f) => Some(read_all(f.as_ref()).map_err(DbError::Io)?),
             None => None,
         };
-        let page_size = validate_image(&existing)?;
+        let page_size = validate_header(&existing)?;
         {
             // The structure a reader sees: the main file with the log's committed frames (after
             // a checkpoint cut short, the main file alone points at pages only the log holds).
@@ -1194,6 +1214,76 @@ mod tests {
             e,
             LimboError::CompletionError(CompletionError::Aborted)
         ));
+    }
+
+    /// The contract's tables in WAL mode, written by the real SQLite and never checkpointed:
+    /// (main file, log, the same database checkpointed). SQLite keeps the header's page count
+    /// valid (change counter = version-valid-for).
+    fn contract_wal(rows: usize) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+        let dir = std::env::temp_dir().join(format!("asap-torn-{}-{rows}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("db");
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.pragma_update(None, "journal_mode", "wal").unwrap();
+        conn.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
+        for ddl in schema::SCHEMA {
+            conn.execute_batch(ddl).unwrap();
+        }
+        conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
+            .unwrap();
+        for k in 0..rows {
+            conn.execute(
+                "INSERT INTO snapshots VALUES (?1, ?2, 1, ?3, 0, '2025-01-01T00:00:00+00:00')",
+                (
+                    format!("t{k}"),
+                    format!("s{k}"),
+                    format!("{{\"f\":\"{}\"}}", "x".repeat(300)),
+                ),
+            )
+            .unwrap();
+        }
+        let main = std::fs::read(&path).unwrap();
+        let wal = std::fs::read(dir.join("db-wal")).unwrap();
+        conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
+            .unwrap();
+        let checkpointed = std::fs::read(&path).unwrap();
+        drop(conn);
+        let _ = std::fs::remove_dir_all(&dir);
+        (main, wal, checkpointed)
+    }
+
+    /// A checkpoint killed after it wrote page 1 (with the new page count) and before the pages
+    /// past the old end: the main file alone is shorter than its header says, the log still
+    /// holds the rest, and the file opens with every row (SQLite reads it so too). The crash
+    /// test met this once the engine's own files carried a valid page count.
+    #[test]
+    fn a_checkpoint_cut_after_page_1_opens_with_every_row() {
+        let (main, wal, checkpointed) = contract_wal(100);
+        assert!(checkpointed.len() > main.len(), "the log holds new pages");
+        let mut torn = main.clone();
+        torn[..4096].copy_from_slice(&checkpointed[..4096]);
+        assert_eq!(torn[24..28], torn[92..96], "SQLite's page count is valid");
+        assert!(
+            validate_image(&torn).is_err(),
+            "the main file alone is short"
+        );
+        for private in [true, false] {
+            let store = Arc::new(MemoryStore::new());
+            store.put("t.db", torn.clone());
+            store.put("t.db-wal", wal.clone());
+            let db = Db::open(store, "t.db", private).unwrap();
+            let rows = db.query("SELECT count(*) FROM snapshots", &[]).unwrap();
+            assert_eq!(rows[0][0].as_int(), Some(100));
+        }
+    }
+
+    #[test]
+    fn a_new_database_has_the_engines_header_numbers() {
+        let bytes = empty_database().unwrap();
+        assert_eq!(&bytes[18..20], &[2, 2]);
+        assert_ne!(bytes[24..28], bytes[92..96]);
+        validate_image(&bytes).unwrap();
     }
 
     #[test]
