@@ -1220,19 +1220,7 @@ mod tests {
     /// (main file, log, the same database checkpointed). SQLite keeps the header's page count
     /// valid (change counter = version-valid-for).
     fn contract_wal(rows: usize) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
-        let dir = std::env::temp_dir().join(format!("asap-torn-{}-{rows}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("db");
-        let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.pragma_update(None, "journal_mode", "wal").unwrap();
-        conn.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
-        for ddl in schema::SCHEMA {
-            conn.execute_batch(ddl).unwrap();
-        }
-        conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
-            .unwrap();
-        for k in 0..rows {
+        super::super::wal::tests::sqlite_wal_with(&schema::SCHEMA, rows, |conn, k| {
             conn.execute(
                 "INSERT INTO snapshots VALUES (?1, ?2, 1, ?3, 0, '2025-01-01T00:00:00+00:00')",
                 (
@@ -1242,15 +1230,7 @@ mod tests {
                 ),
             )
             .unwrap();
-        }
-        let main = std::fs::read(&path).unwrap();
-        let wal = std::fs::read(dir.join("db-wal")).unwrap();
-        conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
-            .unwrap();
-        let checkpointed = std::fs::read(&path).unwrap();
-        drop(conn);
-        let _ = std::fs::remove_dir_all(&dir);
-        (main, wal, checkpointed)
+        })
     }
 
     /// A checkpoint killed after it wrote page 1 (with the new page count) and before the pages

@@ -141,26 +141,33 @@ fn overlay(main: &[u8], frames: &Frames<'_>, page_size: usize) -> Vec<u8> {
     clippy::indexing_slicing,
     clippy::arithmetic_side_effects
 )]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// A database in WAL mode written by the real SQLite, never checkpointed: (main file, log,
-    /// the same database checkpointed).
-    fn sqlite_wal(rows: usize) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
-        let dir = std::env::temp_dir().join(format!("asap-wal-{}-{rows}", std::process::id()));
+    /// the same database checkpointed). `ddl` makes the tables (checkpointed at once), then
+    /// `insert` writes row `k` for each of `rows`.
+    pub(crate) fn sqlite_wal_with(
+        ddl: &[&str],
+        rows: usize,
+        insert: impl Fn(&rusqlite::Connection, usize),
+    ) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("asap-wal-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("db");
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.pragma_update(None, "journal_mode", "wal").unwrap();
         conn.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
-        conn.execute_batch("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT NOT NULL)")
-            .unwrap();
+        for statement in ddl {
+            conn.execute_batch(statement).unwrap();
+        }
         conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
             .unwrap();
         for k in 0..rows {
-            conn.execute("INSERT INTO t VALUES (?1, ?2)", (k, "v".repeat(300)))
-                .unwrap();
+            insert(&conn, k);
         }
         let main = std::fs::read(&path).unwrap();
         let wal = std::fs::read(dir.join("db-wal")).unwrap();
@@ -170,6 +177,17 @@ mod tests {
         drop(conn);
         let _ = std::fs::remove_dir_all(&dir);
         (main, wal, checkpointed)
+    }
+
+    fn sqlite_wal(rows: usize) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+        sqlite_wal_with(
+            &["CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT NOT NULL)"],
+            rows,
+            |conn, k| {
+                conn.execute("INSERT INTO t VALUES (?1, ?2)", (k, "v".repeat(300)))
+                    .unwrap();
+            },
+        )
     }
 
     #[test]
