@@ -139,30 +139,38 @@ fn internal(msg: impl Into<String>) -> LimboError {
 /// is made on the file.
 struct EngineFile {
     file: Arc<dyn BackingFile>,
-    /// For a log on disk: the length the engine cut it to, while the file is longer.
-    log: Option<Mutex<Option<u64>>>,
+    /// For a log on disk: while the engine's cut leaves bytes past it, the length it sees and
+    /// the file's own length (kept here, so a write needs no `fstat`).
+    log: Option<Mutex<Option<Cut>>>,
+}
+
+/// A log cut back by the engine but not on the file.
+#[derive(Clone, Copy)]
+struct Cut {
+    visible: u64,
+    physical: u64,
 }
 
 impl EngineFile {
     /// The length the engine cut the log to, if the file is longer.
     fn cut(&self) -> Option<u64> {
         let log = self.log.as_ref()?;
-        *log.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        let cut = *log.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        cut.map(|c| c.visible)
     }
 
     /// After a write ending at `end`: the log's visible end moves up to it, and once the file
     /// holds nothing past it, no cut is left to remember.
-    fn written_to(&self, end: u64) -> turso_core::Result<()> {
+    fn written_to(&self, end: u64) {
         let Some(log) = self.log.as_ref() else {
-            return Ok(());
+            return;
         };
         let mut cut = log.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(len) = *cut {
-            let len = len.max(end);
-            let physical = self.file.size().map_err(|e| io_err("size", e))?;
-            *cut = (len < physical).then_some(len);
+        if let Some(c) = *cut {
+            let visible = c.visible.max(end);
+            let physical = c.physical.max(end);
+            *cut = (visible < physical).then_some(Cut { visible, physical });
         }
-        Ok(())
     }
 }
 
@@ -220,7 +228,7 @@ impl File for EngineFile {
         self.file
             .write_at(pos, data)
             .map_err(|e| io_err("write", e))?;
-        self.written_to(pos.saturating_add(u64::try_from(data.len()).unwrap_or(u64::MAX)))?;
+        self.written_to(pos.saturating_add(u64::try_from(data.len()).unwrap_or(u64::MAX)));
         c.complete(to_i32(data.len())?);
         Ok(c)
     }
@@ -243,7 +251,7 @@ impl File for EngineFile {
                 .ok_or_else(|| internal("pwritev offset overflows"))?;
             total = total.saturating_add(data.len());
         }
-        self.written_to(off)?;
+        self.written_to(off);
         c.complete(to_i32(total)?);
         Ok(c)
     }
@@ -269,7 +277,10 @@ impl File for EngineFile {
                 let physical = self.file.size().map_err(|e| io_err("size", e))?;
                 let mut cut = log.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
                 if len < physical {
-                    *cut = Some(len);
+                    *cut = Some(Cut {
+                        visible: len,
+                        physical,
+                    });
                 } else {
                     *cut = None;
                     self.file.truncate(len).map_err(|e| io_err("truncate", e))?;
