@@ -215,31 +215,48 @@ fn corrupt(what: String) -> StateError {
     StateError::CorruptDatabase(what)
 }
 
-fn col<'a>(row: &'a [SqlValue], i: usize, table: &str) -> Result<&'a SqlValue> {
+/// A value of a row as the column readers below take it: owned (a row a query collected) or
+/// borrowed from the connection.
+trait Cell {
+    fn sql(&self) -> SqlRef<'_>;
+}
+
+impl Cell for SqlValue {
+    fn sql(&self) -> SqlRef<'_> {
+        self.as_ref()
+    }
+}
+
+impl Cell for SqlRef<'_> {
+    fn sql(&self) -> SqlRef<'_> {
+        *self
+    }
+}
+
+fn col<'r, C: Cell>(row: &'r [C], i: usize, table: &str) -> Result<SqlRef<'r>> {
     row.get(i)
+        .map(Cell::sql)
         .ok_or_else(|| corrupt(format!("{table}: a row has too few columns")))
 }
 
-fn col_text(row: &[SqlValue], i: usize, table: &str, name: &str) -> Result<String> {
+fn col_text<C: Cell>(row: &[C], i: usize, table: &str, name: &str) -> Result<String> {
     col_str(row, i, table, name).map(str::to_owned)
 }
 
 /// A text column, borrowed from the row (a `data` of 64 KiB is not copied to be read).
-fn col_str<'a>(row: &'a [SqlValue], i: usize, table: &str, name: &str) -> Result<&'a str> {
-    match col(row, i, table)? {
-        SqlValue::Text(text) => Ok(text.as_str()),
-        _ => Err(corrupt(format!("{table}.{name} is not text"))),
-    }
+fn col_str<'r, C: Cell>(row: &'r [C], i: usize, table: &str, name: &str) -> Result<&'r str> {
+    col(row, i, table)?
+        .as_text()
+        .ok_or_else(|| corrupt(format!("{table}.{name} is not text")))
 }
 
-fn col_int(row: &[SqlValue], i: usize, table: &str, name: &str) -> Result<i64> {
+fn col_int<C: Cell>(row: &[C], i: usize, table: &str, name: &str) -> Result<i64> {
     col(row, i, table)?
-        .as_ref()
         .as_int()
         .ok_or_else(|| corrupt(format!("{table}.{name} is not an integer")))
 }
 
-fn col_u64(row: &[SqlValue], i: usize, table: &str, name: &str) -> Result<u64> {
+fn col_u64<C: Cell>(row: &[C], i: usize, table: &str, name: &str) -> Result<u64> {
     let v = col_int(row, i, table, name)?;
     u64::try_from(v).map_err(|_| corrupt(format!("{table}.{name} is negative ({v})")))
 }
@@ -281,7 +298,7 @@ impl SqliteStateDb {
         let mut out = None;
         conn.query_each(sql, params, &mut |row| {
             if out.is_none() {
-                out = Some(snapshot_json_from_refs(row)?);
+                out = Some(snapshot_json_from_row(row)?);
             }
             Ok(())
         })?;
@@ -375,46 +392,27 @@ fn chunks(data: &str, limit: usize) -> Vec<&str> {
     pieces
 }
 
-/// A snapshot row as the JSON text of its snapshot (see `get_json`).
-fn snapshot_json_from_row(row: &[SqlValue]) -> Result<String> {
-    let refs: Vec<SqlRef<'_>> = row.iter().map(SqlValue::as_ref).collect();
-    snapshot_json_from_refs(&refs)
-}
-
-/// [`snapshot_json_from_row`] of a row borrowed from the connection: `data` is read where the
-/// engine holds it, not copied first.
-fn snapshot_json_from_refs(row: &[SqlRef<'_>]) -> Result<String> {
+/// A snapshot row as the JSON text of its snapshot (see `get_json`): collected, or borrowed
+/// from the connection (then `data` is read where the engine holds it, not copied first).
+fn snapshot_json_from_row<C: Cell>(row: &[C]) -> Result<String> {
     let t = "snapshots";
-    let text = |i: usize, name: &str| -> Result<&str> {
-        row.get(i)
-            .ok_or_else(|| corrupt(format!("{t}: a row has too few columns")))?
-            .as_text()
-            .ok_or_else(|| corrupt(format!("{t}.{name} is not text")))
-    };
-    let task_id = text(0, "task_id")?;
-    let int = |i: usize, name: &str| -> Result<i64> {
-        row.get(i)
-            .ok_or_else(|| corrupt(format!("{t}: a row has too few columns")))?
-            .as_int()
-            .ok_or_else(|| corrupt(format!("{t}.{name} is not an integer")))
-    };
-    let version = int(2, "version")?;
-    let version = u64::try_from(version)
-        .map_err(|_| corrupt(format!("{t}.version is negative ({version})")))?;
-    let data = DataText::read(text(3, "data")?).map_err(|e| {
+    let task_id = col_str(row, 0, t, "task_id")?;
+    let version = col_u64(row, 2, t, "version")?;
+    let data = DataText::read(col_str(row, 3, t, "data")?).map_err(|e| {
         corrupt(format!(
             "snapshots row ({task_id:?}, {version}): data is not a JSON object: {}",
             e.message()
         ))
     })?;
-    let created_at = Timestamp::parse_lenient(text(5, "created_at")?, "snapshots.created_at")
-        .map_err(|e| corrupt(e.message().to_owned()))?;
+    let created_at =
+        Timestamp::parse_lenient(col_str(row, 5, t, "created_at")?, "snapshots.created_at")
+            .map_err(|e| corrupt(e.message().to_owned()))?;
     StateSnapshot::json_text(
-        text(1, "id")?,
+        col_str(row, 1, t, "id")?,
         task_id,
         version,
         data.as_str(),
-        int(4, "checkpoint")? != 0,
+        col_int(row, 4, t, "checkpoint")? != 0,
         created_at,
     )
 }
