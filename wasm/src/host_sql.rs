@@ -2,6 +2,9 @@
 //! object (`wasm/js/host-sql.js`), a Durable Object's `ctx.storage` in practice. The object
 //! stays on the JS side; the connection holds its number.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+
 use asap_state::sql::RowFn;
 use asap_state::{Result, SqlConnection, SqlRef, StateError};
 use js_sys::{Array, Uint8Array};
@@ -16,7 +19,13 @@ extern "C" {
     #[wasm_bindgen(js_name = hostRelease)]
     fn host_release(id: u32);
     #[wasm_bindgen(catch, js_name = hostExec)]
-    fn host_exec(id: u32, sql: &str, params: Array) -> std::result::Result<Array, JsValue>;
+    fn host_exec(id: u32, sql: &JsValue, params: Array) -> std::result::Result<f64, JsValue>;
+    #[wasm_bindgen(catch, js_name = hostQuery)]
+    fn host_query(id: u32, sql: &JsValue, params: Array) -> std::result::Result<Vec<f64>, JsValue>;
+    #[wasm_bindgen(js_name = hostQueryTextInto)]
+    fn host_query_text_into(buf: &mut [u8], from: u32) -> u32;
+    #[wasm_bindgen(js_name = hostQueryBlob)]
+    fn host_query_blob(i: u32) -> Vec<u8>;
     #[wasm_bindgen(catch, js_name = hostTransaction)]
     fn host_transaction(
         id: u32,
@@ -62,58 +71,159 @@ fn js_param(v: &SqlRef<'_>) -> JsValue {
     }
 }
 
-/// A value of a row, owned on the Rust side (the row is borrowed from these).
-enum Cell {
-    Null,
-    Integer(i64),
-    Real(f64),
-    Text(String),
-    Blob(Vec<u8>),
-}
-
 /// The largest integer a JS number holds exactly.
 const MAX_EXACT: f64 = 9_007_199_254_740_991.0;
 
+/// A number from the host: SQLite's INTEGER and REAL both arrive as JS numbers; an integral one
+/// within the exact range is read as the INTEGER it was stored as (the stores' columns are
+/// INTEGER).
 #[allow(clippy::cast_possible_truncation)]
-fn cell(v: JsValue) -> Cell {
-    if let Some(s) = v.as_string() {
-        Cell::Text(s)
-    } else if let Some(f) = v.as_f64() {
-        // SQLite's INTEGER and REAL both arrive as numbers; an integral one within the exact
-        // range is read as the INTEGER it was stored as (the stores' columns are INTEGER).
-        if f.fract() == 0.0 && f.abs() <= MAX_EXACT {
-            Cell::Integer(f as i64)
-        } else {
-            Cell::Real(f)
-        }
-    } else if v.is_instance_of::<js_sys::ArrayBuffer>() {
-        Cell::Blob(Uint8Array::new(&v).to_vec())
+fn number(f: f64) -> SqlRef<'static> {
+    if f.fract() == 0.0 && f.abs() <= MAX_EXACT {
+        SqlRef::Integer(f as i64)
     } else {
-        Cell::Null
+        SqlRef::Real(f)
     }
 }
 
-impl Cell {
-    fn as_ref(&self) -> SqlRef<'_> {
-        match self {
-            Cell::Null => SqlRef::Null,
-            Cell::Integer(i) => SqlRef::Integer(*i),
-            Cell::Real(f) => SqlRef::Real(*f),
-            Cell::Text(s) => SqlRef::Text(s),
-            Cell::Blob(b) => SqlRef::Blob(b),
+/// The next `units` UTF-16 code units of `text` (the length JS gave a TEXT value), and the
+/// rest; `None` if `text` does not have them whole.
+fn split_utf16(text: &str, units: usize) -> Option<(&str, &str)> {
+    if text.as_bytes().get(..units).is_some_and(<[u8]>::is_ascii) {
+        // ASCII: one byte per code unit.
+        return Some(text.split_at(units));
+    }
+    let mut seen = 0;
+    for (at, c) in text.char_indices() {
+        if seen == units {
+            return Some(text.split_at(at));
         }
+        seen = seen.saturating_add(c.len_utf16());
+    }
+    (seen == units).then_some((text, ""))
+}
+
+/// The rows of one query, as `hostQuery` described them after its two header numbers
+/// (`wasm/js/host-sql.js`), handed to `on_row` one at a time, each value borrowed from `text`
+/// or `blobs`.
+fn each_row(rows: &[f64], text: &str, blobs: &[Vec<u8>], on_row: &mut RowFn<'_>) -> Result<()> {
+    let bad =
+        || StateError::StorageIo("Durable Object storage: a query's rows did not decode".into());
+    let mut nums = rows.iter().copied();
+    let mut rest = text;
+    let mut row: Vec<SqlRef<'_>> = Vec::new();
+    while let Some(n) = nums.next() {
+        row.clear();
+        let mut left = n;
+        while left > 0.0 {
+            let (kind, v) = (nums.next().ok_or_else(bad)?, nums.next().ok_or_else(bad)?);
+            row.push(match kind {
+                0.0 => SqlRef::Null,
+                1.0 => number(v),
+                2.0 => {
+                    let units = number(v).as_int().and_then(|u| usize::try_from(u).ok());
+                    let (value, after) =
+                        units.and_then(|u| split_utf16(rest, u)).ok_or_else(bad)?;
+                    rest = after;
+                    SqlRef::Text(value)
+                }
+                3.0 => {
+                    let i = number(v).as_int().and_then(|i| usize::try_from(i).ok());
+                    SqlRef::Blob(i.and_then(|i| blobs.get(i)).ok_or_else(bad)?)
+                }
+                _ => return Err(bad()),
+            });
+            left -= 1.0;
+        }
+        on_row(&row)?;
+    }
+    if rest.is_empty() {
+        Ok(())
+    } else {
+        Err(bad())
     }
 }
 
-impl HostConnection {
-    /// Runs a statement: its rows and the number of rows it wrote.
-    fn run(&self, sql: &str, params: &[SqlRef<'_>]) -> Result<(Array, f64)> {
-        let args: Array = params.iter().map(js_param).collect();
-        let out = host_exec(self.id, sql, args).map_err(|e| storage_error(&e))?;
-        let rows = Array::from(&out.get(0));
-        let written = out.get(1).as_f64().unwrap_or(0.0);
-        Ok((rows, written))
+/// The UTF-16 length of UTF-8 `bytes`: one unit per character, two for those beyond U+FFFF.
+fn utf16_units(bytes: &[u8]) -> usize {
+    bytes
+        .iter()
+        .map(|b| match b {
+            0x80..=0xBF => 0,
+            0xF0..=0xFF => 2,
+            _ => 1,
+        })
+        .sum()
+}
+
+/// The last query's joined TEXT values, `units` UTF-16 units, written by the host straight into
+/// this memory as UTF-8.
+fn query_text(units: usize) -> Result<String> {
+    let bad =
+        || StateError::StorageIo("Durable Object storage: a query's text did not decode".into());
+    let mut buf = Vec::new();
+    let (mut filled, mut done) = (0usize, 0usize);
+    // One byte per unit first (ASCII fills it exactly), then room for three.
+    let mut per_unit = 1;
+    while done < units {
+        let need = units
+            .saturating_sub(done)
+            .saturating_mul(per_unit)
+            .max(4)
+            .saturating_add(filled);
+        if buf.len() < need {
+            buf.resize(need, 0);
+        }
+        let from = u32::try_from(done).map_err(|_| bad())?;
+        let written = buf
+            .get_mut(filled..)
+            .map(|room| host_query_text_into(room, from) as usize)
+            .ok_or_else(bad)?;
+        let chunk = filled
+            .checked_add(written)
+            .and_then(|end| buf.get(filled..end))
+            .ok_or_else(bad)?;
+        let read = utf16_units(chunk);
+        // With room for every character left, a call reads something.
+        if read == 0 && per_unit == 3 {
+            return Err(bad());
+        }
+        per_unit = 3;
+        filled = filled.saturating_add(written);
+        done = done.saturating_add(read);
     }
+    buf.truncate(filled);
+    String::from_utf8(buf).map_err(|_| bad())
+}
+
+thread_local! {
+    /// The JS strings of the statements run so far (the stores run a few dozen texts, over and
+    /// over): a statement's text crosses to JS once, not on every call.
+    static SQL_TEXTS: RefCell<HashMap<String, JsValue>> = RefCell::new(HashMap::new());
+}
+
+/// At most this many statement texts are kept.
+const SQL_TEXTS_KEPT: usize = 256;
+
+/// `sql` as a JS string.
+fn sql_js(sql: &str) -> JsValue {
+    SQL_TEXTS.with(|texts| {
+        let Ok(mut texts) = texts.try_borrow_mut() else {
+            return JsValue::from_str(sql);
+        };
+        if let Some(v) = texts.get(sql) {
+            return v.clone();
+        }
+        let v = JsValue::from_str(sql);
+        if texts.len() < SQL_TEXTS_KEPT {
+            texts.insert(sql.to_owned(), v.clone());
+        }
+        v
+    })
+}
+
+fn js_params(params: &[SqlRef<'_>]) -> Array {
+    params.iter().map(js_param).collect()
 }
 
 impl SqlConnection for HostConnection {
@@ -121,18 +231,24 @@ impl SqlConnection for HostConnection {
     fn execute(&self, sql: &str, params: &[SqlRef<'_>]) -> Result<u64> {
         // `rowsWritten` counts index entries too: it is 0 exactly when nothing changed, which
         // is all the stores ask of it.
-        let (_, written) = self.run(sql, params)?;
+        let written =
+            host_exec(self.id, &sql_js(sql), js_params(params)).map_err(|e| storage_error(&e))?;
         Ok(written.max(0.0) as u64)
     }
 
     fn query_each(&self, sql: &str, params: &[SqlRef<'_>], on_row: &mut RowFn<'_>) -> Result<()> {
-        let (rows, _) = self.run(sql, params)?;
-        for row in rows.iter() {
-            let cells: Vec<Cell> = Array::from(&row).iter().map(cell).collect();
-            let values: Vec<SqlRef<'_>> = cells.iter().map(Cell::as_ref).collect();
-            on_row(&values)?;
-        }
-        Ok(())
+        let shape =
+            host_query(self.id, &sql_js(sql), js_params(params)).map_err(|e| storage_error(&e))?;
+        let bad =
+            || StateError::StorageIo("Durable Object storage: a query's shape is wrong".into());
+        let count = |n: Option<&f64>| {
+            n.and_then(|n| number(*n).as_int())
+                .and_then(|n| u32::try_from(n).ok())
+                .ok_or_else(bad)
+        };
+        let blobs: Vec<Vec<u8>> = (0..count(shape.first())?).map(host_query_blob).collect();
+        let text = query_text(count(shape.get(1))? as usize)?;
+        each_row(shape.get(2..).unwrap_or_default(), &text, &blobs, on_row)
     }
 
     fn transaction(&self, body: &mut dyn FnMut() -> Result<()>) -> Result<()> {
