@@ -8,13 +8,21 @@ import { randomUUID } from "node:crypto";
 /**
  * The store a user would write in plain JavaScript: a Map of task ids to a Map of versions,
  * with the guarantees asap-state gives (the task id checked, the next version computed, the
- * data deep-copied in and out with structuredClone so a caller can neither change history
- * nor be changed by it).
+ * data deep-copied in and out so a caller can neither change history nor be changed by it):
+ * with structuredClone, or (`copy: "json"`) kept as JSON text, `JSON.stringify` in and
+ * `JSON.parse` out, as asap-state keeps it.
  */
 export class MapSnapshotStore {
   #tasks = new Map();
   constructor({ copy = true } = {}) {
     this.copy = copy ? structuredClone : (x) => x;
+    if (copy === "json") {
+      this.keep = (data) => JSON.stringify(data);
+      this.give = (kept) => JSON.parse(kept);
+    } else {
+      this.keep = this.copy;
+      this.give = this.copy;
+    }
   }
   save(snapshot) {
     const taskId = snapshot.task_id;
@@ -26,18 +34,18 @@ export class MapSnapshotStore {
       id: snapshot.id ?? `snap_${randomUUID()}`,
       task_id: taskId,
       version,
-      data: this.copy(snapshot.data),
+      data: this.keep(snapshot.data),
       checkpoint: snapshot.checkpoint ?? false,
       created_at: new Date().toISOString(),
     };
     task.versions.set(version, stored);
     if (version > task.latest) task.latest = version;
-    return { ...stored, data: this.copy(stored.data) };
+    return { ...stored, data: this.give(stored.data) };
   }
   get(taskId, version) {
     const task = this.#tasks.get(taskId);
     const s = task?.versions.get(version ?? task.latest);
-    return s ? { ...s, data: this.copy(s.data) } : undefined;
+    return s ? { ...s, data: this.give(s.data) } : undefined;
   }
   listVersions(taskId) {
     const task = this.#tasks.get(taskId);
