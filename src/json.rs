@@ -75,23 +75,30 @@ impl<'a> Fields<'a> {
         self.map.get(key)
     }
 
+    /// The field's name in messages, built only for one.
     fn name(&self, key: &str) -> String {
         format!("{}.{key}", self.what)
+    }
+
+    /// A field's value as an id; the name is written only when it is not one.
+    fn id_of(&self, key: &str, value: &Value) -> Result<String> {
+        match value {
+            Value::String(s) if !s.is_empty() && s.len() <= MAX_ID_BYTES => Ok(s.clone()),
+            other => id_value(other, &self.name(key), self.err),
+        }
     }
 
     /// A required non-empty string (at most [`MAX_ID_BYTES`]).
     pub fn id(&self, key: &str) -> Result<String> {
         match self.get(key) {
-            Some(v) => id_value(v, &self.name(key), self.err),
+            Some(v) => self.id_of(key, v),
             None => Err((self.err)(format!("{} is required", self.name(key)))),
         }
     }
 
     /// An optional non-empty string id.
     pub fn opt_id(&self, key: &str) -> Result<Option<String>> {
-        self.get(key)
-            .map(|v| id_value(v, &self.name(key), self.err))
-            .transpose()
+        self.get(key).map(|v| self.id_of(key, v)).transpose()
     }
 
     /// An optional boolean.
@@ -110,7 +117,10 @@ impl<'a> Fields<'a> {
     /// An optional integer in `min..=MAX_SAFE_INTEGER`.
     pub fn opt_int(&self, key: &str, min: u64) -> Result<Option<u64>> {
         self.get(key)
-            .map(|v| int_value(v, &self.name(key), min, self.err))
+            .map(|v| match v.as_u64() {
+                Some(u) if (min..=MAX_SAFE_INTEGER).contains(&u) => Ok(u),
+                _ => int_value(v, &self.name(key), min, self.err),
+            })
             .transpose()
     }
 }

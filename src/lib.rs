@@ -140,7 +140,7 @@ pub use options::{
 #[cfg(not(target_arch = "wasm32"))]
 pub use runtime::RandomIds;
 pub use runtime::{
-    ulid_from, Clock, IdGenerator, ManualClock, Runtime, SequentialIds, SystemClock,
+    prefixed_ulid, ulid_from, Clock, IdGenerator, ManualClock, Runtime, SequentialIds, SystemClock,
 };
 pub use sql::store::{SqliteMeteringStore, SqliteSnapshotStore, SqliteStateDb};
 pub use sql::{SqlConnection, SqlRef, SqlValue};

@@ -30,13 +30,24 @@ impl Clock for SystemClock {
 
 /// A ULID from the instant and 80 random bits, from a source of random bytes.
 pub fn ulid_from(now: Timestamp, random: [u8; 10]) -> String {
+    prefixed_ulid("", now, random)
+}
+
+/// `prefix` and then [`ulid_from`]'s ULID: an id as the generators write it, without
+/// `core::fmt` (the crate's `to_string` needs its `std` feature; `Display` formats a char at a
+/// time).
+pub fn prefixed_ulid(prefix: &str, now: Timestamp, random: [u8; 10]) -> String {
     let ms = u64::try_from(now.as_millis()).unwrap_or(0);
     let mut bytes = [0u8; 16];
     for (dst, src) in bytes.iter_mut().zip(random.iter()) {
         *dst = *src;
     }
     let rand = u128::from_le_bytes(bytes);
-    ulid::Ulid::from_parts(ms, rand).to_string()
+    let mut buf = [0u8; ulid::ULID_LEN];
+    let mut out = String::with_capacity(prefix.len().saturating_add(ulid::ULID_LEN));
+    out.push_str(prefix);
+    out.push_str(ulid::Ulid::from_parts(ms, rand).array_to_str(&mut buf));
+    out
 }
 
 /// ULIDs from the operating system's random numbers (native targets only; the wasm bindings
@@ -57,7 +68,7 @@ impl IdGenerator for RandomIds {
             random[..8].copy_from_slice(&n.to_le_bytes());
             random[8..].copy_from_slice(&now.as_micros().to_le_bytes()[..2]);
         }
-        format!("{prefix}{}", ulid_from(now, random))
+        prefixed_ulid(prefix, now, random)
     }
 }
 

@@ -19,6 +19,14 @@ fn random_ids_are_prefixed_ulids_of_the_instant() {
     // The same instant from the free function with fixed randomness is deterministic.
     assert_eq!(ulid_from(at, [0; 10]), ulid_from(at, [0; 10]));
     assert_ne!(ulid_from(at, [0; 10]), ulid_from(at, [1; 10]));
+    // Written without core::fmt, the same text as the crate's Display.
+    for random in [[0; 10], [0xff; 10], [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]] {
+        let mut bytes = [0u8; 16];
+        bytes[..10].copy_from_slice(&random);
+        let expected = ulid::Ulid::from_parts(1_739_016_000_123, u128::from_le_bytes(bytes));
+        assert_eq!(ulid_from(at, random), format!("{expected}"));
+        assert_eq!(prefixed_ulid("evt_", at, random), format!("evt_{expected}"));
+    }
 }
 
 #[test]

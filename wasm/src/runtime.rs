@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use asap_state::{ulid_from, Clock, IdGenerator, Runtime, Timestamp};
+use asap_state::{prefixed_ulid, Clock, IdGenerator, Runtime, Timestamp};
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen]
@@ -61,7 +61,7 @@ impl IdGenerator for JsIds {
             random.copy_from_slice(src);
         }
         *used = used.saturating_add(10);
-        format!("{prefix}{}", ulid_from(now, random))
+        prefixed_ulid(prefix, now, random)
     }
 }
 
