@@ -123,6 +123,28 @@ describe("DurableObjectStateDb in Node", () => {
   });
 });
 
+describe("the host connection's rows", () => {
+  test("rows of text (every UTF-16 length), numbers and NULLs cross whole; a value the stores cannot read is STORAGE_IO, and the store works on", () => {
+    const storage = sqliteStorage();
+    const db = durableObject.DurableObjectStateDb.open(storage);
+    // Many rows at once, ids and data mixing 1-, 2-, 3- and 4-byte characters.
+    const ids = Array.from({ length: 300 }, (_, i) => `task-${i}-${mixedText(i % 37)}`);
+    for (const [i, id] of ids.entries()) db.snapshots.save({ task_id: id, data: { i, text: mixedText(i * 3) } });
+    assert.deepEqual(db.snapshots.listTasks().map((t) => t.task_id).sort(), [...ids].sort());
+    for (const [i, id] of ids.entries()) assert.deepEqual(db.snapshots.get(id).data, { i, text: mixedText(i * 3) });
+    const exec = storage.sql.exec;
+    storage.sql.exec = (sql, ...b) => {
+      const cursor = exec(sql, ...b);
+      if (!sql.startsWith("SELECT")) return cursor;
+      const rows = [...cursor.raw()].map((r) => r.map((v) => (typeof v === "number" ? BigInt(v) : v)));
+      return { raw: () => rows[Symbol.iterator](), rowsWritten: 0 };
+    };
+    assert.throws(() => db.snapshots.get(ids[5]), (e) => e instanceof durableObject.StateError && e.code === "STORAGE_IO" && /bigint/.test(e.message));
+    storage.sql.exec = exec;
+    assert.deepEqual(db.snapshots.get(ids[5]).data, { i: 5, text: mixedText(15) });
+  });
+});
+
 describe("exportBytes and mergeStateImages", () => {
   test("an object's export is a SQLite file with the reference's tables, chunked data whole; merged exports hold every row once", async () => {
     const one = durableObject.DurableObjectStateDb.open(sqliteStorage());

@@ -68,11 +68,13 @@ export function hostQuery(id, sql, params) {
         joined += v;
       } else if (typeof v === "number") {
         shape.push(NUMBER, v);
+      } else if (v === null || v === undefined) {
+        shape.push(NULL, 0);
       } else if (v instanceof ArrayBuffer || ArrayBuffer.isView(v)) {
         shape.push(BLOB, blobs.length);
         blobs.push(v instanceof ArrayBuffer ? new Uint8Array(v) : new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
       } else {
-        shape.push(NULL, 0);
+        throw new TypeError(`a value of type ${typeof v} in a row of \`${sql}\``);
       }
     }
   }
