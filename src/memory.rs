@@ -49,7 +49,7 @@ impl Stored {
         })
     }
 
-    fn json(&self, task_id: &str, version: u64) -> Result<String> {
+    fn json(&self, task_id: &str, version: u64) -> String {
         StateSnapshot::json_text(
             &self.id,
             task_id,
@@ -169,7 +169,7 @@ impl SnapshotStore for MemorySnapshotStore {
 
     fn save_json(&self, input: StateSnapshotInput, options: SaveOptions) -> Result<String> {
         self.insert(input, None, options, |snapshot, stored| {
-            stored.json(&snapshot.task_id, snapshot.version)
+            Ok(stored.json(&snapshot.task_id, snapshot.version))
         })
     }
 
@@ -180,7 +180,7 @@ impl SnapshotStore for MemorySnapshotStore {
         options: SaveOptions,
     ) -> Result<String> {
         self.insert(input, Some(data), options, |snapshot, stored| {
-            stored.json(&snapshot.task_id, snapshot.version)
+            Ok(stored.json(&snapshot.task_id, snapshot.version))
         })
     }
 
@@ -189,7 +189,7 @@ impl SnapshotStore for MemorySnapshotStore {
     }
 
     fn get_json(&self, task_id: &str, version: Option<u64>) -> Result<Option<String>> {
-        self.find(task_id, version, |s, v| s.json(task_id, v))
+        self.find(task_id, version, |s, v| Ok(s.json(task_id, v)))
     }
 
     fn get_by_id(&self, task_id: &str, snapshot_id: &str) -> Result<Option<StateSnapshot>> {
@@ -197,7 +197,7 @@ impl SnapshotStore for MemorySnapshotStore {
     }
 
     fn get_by_id_json(&self, task_id: &str, snapshot_id: &str) -> Result<Option<String>> {
-        self.find_id(task_id, snapshot_id, |s, v| s.json(task_id, v))
+        self.find_id(task_id, snapshot_id, |s, v| Ok(s.json(task_id, v)))
     }
 
     fn list_versions(&self, task_id: &str) -> Result<Vec<u64>> {

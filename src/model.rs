@@ -39,7 +39,7 @@ impl StateSnapshot {
         data_text: &str,
         checkpoint: bool,
         created_at: Timestamp,
-    ) -> Result<String> {
+    ) -> String {
         let mut out = String::with_capacity(data_text.len().saturating_add(160));
         out.push_str("{\"id\":");
         crate::json::push_json_string(&mut out, id);
@@ -57,7 +57,7 @@ impl StateSnapshot {
         // A timestamp's text needs no escaping.
         created_at.push_iso(&mut out);
         out.push_str("\"}");
-        Ok(out)
+        out
     }
 
     /// Reads a snapshot as the stores return it, e.g. one a JavaScript caller passes back to

@@ -332,19 +332,6 @@ impl SqliteStateDb {
         Ok(())
     }
 
-    /// The row of a task's version (the latest without one).
-    fn get_row(
-        &self,
-        conn: &dyn SqlConnection,
-        task_id: &str,
-        version: Option<u64>,
-    ) -> Result<Option<Vec<SqlValue>>> {
-        match version {
-            Some(v) => self.snapshot_row(conn, schema::GET_VERSION, &[text(task_id), int(v)]),
-            None => self.snapshot_row(conn, schema::GET_LATEST, &[text(task_id)]),
-        }
-    }
-
     /// Deletes a task's version (every version without one), chunks included; returns
     /// whether a snapshot was deleted.
     fn delete_rows(
@@ -392,6 +379,19 @@ fn chunks(data: &str, limit: usize) -> Vec<&str> {
     pieces
 }
 
+/// `read` run with the statement for a task's version (the latest without one) and its
+/// parameters.
+fn by_version<T>(
+    task_id: &str,
+    version: Option<u64>,
+    read: impl FnOnce(&str, &[SqlRef<'_>]) -> Result<T>,
+) -> Result<T> {
+    match version {
+        Some(v) => read(schema::GET_VERSION, &[text(task_id), int(v)]),
+        None => read(schema::GET_LATEST, &[text(task_id)]),
+    }
+}
+
 /// A snapshot row as the JSON text of its snapshot (see `get_json`): collected, or borrowed
 /// from the connection (then `data` is read where the engine holds it, not copied first).
 fn snapshot_json_from_row<C: Cell>(row: &[C]) -> Result<String> {
@@ -407,14 +407,14 @@ fn snapshot_json_from_row<C: Cell>(row: &[C]) -> Result<String> {
     let created_at =
         Timestamp::parse_lenient(col_str(row, 5, t, "created_at")?, "snapshots.created_at")
             .map_err(|e| corrupt(e.message().to_owned()))?;
-    StateSnapshot::json_text(
+    Ok(StateSnapshot::json_text(
         col_str(row, 1, t, "id")?,
         task_id,
         version,
         data.as_str(),
         col_int(row, 4, t, "checkpoint")? != 0,
         created_at,
-    )
+    ))
 }
 
 fn snapshot_from_row(row: &[SqlValue]) -> Result<StateSnapshot> {
@@ -600,7 +600,7 @@ impl SqliteSnapshotStore {
     }
 }
 
-fn json_of(s: &StateSnapshot, data: &str) -> Result<String> {
+fn json_of(s: &StateSnapshot, data: &str) -> String {
     StateSnapshot::json_text(
         &s.id,
         &s.task_id,
@@ -619,7 +619,7 @@ impl SnapshotStore for SqliteSnapshotStore {
 
     fn save_json(&self, input: StateSnapshotInput, options: SaveOptions) -> Result<String> {
         let data = input.validate_to_text()?;
-        json_of(&self.insert(input, &data, options)?, &data)
+        Ok(json_of(&self.insert(input, &data, options)?, &data))
     }
 
     fn save_data_text(
@@ -629,28 +629,29 @@ impl SnapshotStore for SqliteSnapshotStore {
         options: SaveOptions,
     ) -> Result<String> {
         input.validate_fields()?;
-        json_of(&self.insert(input, data.as_str(), options)?, data.as_str())
+        Ok(json_of(
+            &self.insert(input, data.as_str(), options)?,
+            data.as_str(),
+        ))
     }
 
     fn get(&self, task_id: &str, version: Option<u64>) -> Result<Option<StateSnapshot>> {
         self.db.with(|conn| {
-            self.db
-                .get_row(conn, task_id, version)?
-                .map(|r| snapshot_from_row(&r))
-                .transpose()
+            by_version(task_id, version, |sql, params| {
+                self.db.snapshot_row(conn, sql, params)
+            })?
+            .map(|r| snapshot_from_row(&r))
+            .transpose()
         })
     }
 
     /// The row's `data` is checked and rewritten in serde_json's form as one stream (no tree),
     /// then embedded: the same text as serialising [`get`](SnapshotStore::get)'s snapshot.
     fn get_json(&self, task_id: &str, version: Option<u64>) -> Result<Option<String>> {
-        self.db.with(|conn| match version {
-            Some(v) => self
-                .db
-                .snapshot_json(conn, schema::GET_VERSION, &[text(task_id), int(v)]),
-            None => self
-                .db
-                .snapshot_json(conn, schema::GET_LATEST, &[text(task_id)]),
+        self.db.with(|conn| {
+            by_version(task_id, version, |sql, params| {
+                self.db.snapshot_json(conn, sql, params)
+            })
         })
     }
 
