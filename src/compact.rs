@@ -11,29 +11,19 @@
 //! is `None`: the streaming path then gives the definitive answer, so the two can only differ in
 //! speed. `tests/compact_fast_path.rs` checks that they write the same bytes.
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 
 /// Nesting this pass handles itself; deeper text takes the streaming path.
-const MAX_FAST_DEPTH: usize = 64;
+const MAX_FAST_DEPTH: u32 = 64;
 
-/// What the next token must be.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Expect {
-    Value,
-    FirstValueOrEnd,
-    Key,
-    FirstKeyOrEnd,
-    Colon,
-    CommaOrEnd,
-    /// The outermost object is closed.
-    Done,
-}
-
-/// `text`, one JSON object, in serde_json's compact form: by the quick pass, else streamed
-/// through serde_json. `None` when serde_json refuses the text or it is not one object (the
-/// caller then finds the definitive answer, deeper nesting included).
-pub(crate) fn compact(text: &str) -> Option<String> {
-    quick(text).or_else(|| stream(text))
+/// `text`, one JSON object, in serde_json's compact form: by the quick pass (borrowed when the
+/// text already is in that form), else streamed through serde_json. `None` when serde_json
+/// refuses the text or it is not one object (the caller then finds the definitive answer,
+/// deeper nesting included).
+pub(crate) fn compact(text: &str) -> Option<Cow<'_, str>> {
+    quick(text).or_else(|| stream(text).map(Cow::Owned))
 }
 
 /// `text` streamed from serde_json's parser to its writer (under its nesting limit of 128).
@@ -52,134 +42,162 @@ pub(crate) fn stream(text: &str) -> Option<String> {
     }
 }
 
-/// The quick pass's output: `text` copied lazily. A run of pieces already in serde_json's form is
-/// copied at once, when a piece that is not (whitespace, an escaped string, a float) or the end
-/// is reached, so text that is all in that form is one copy (it was a push per token: a third of
-/// a 64 KiB read). Pieces are cut at ASCII bytes, so the output is a `String` without a check.
+/// The quick pass's output: `text` itself until a piece of it is not in serde_json's form
+/// (whitespace, an escaped string, a float written another way); from the first such piece on,
+/// a copy, made a run at a time (a run of pieces in that form is copied at once when the next
+/// piece that is not, or the end, is reached). Pieces are cut at ASCII bytes, so the copy is a
+/// `String` without a check.
 struct Out<'t> {
     text: &'t str,
-    out: String,
+    out: Option<String>,
     /// Where the run not copied yet starts.
     from: usize,
 }
 
-impl Out<'_> {
-    /// Copies the pending run up to `at`.
-    fn flush(&mut self, at: usize) -> Option<()> {
-        self.out.push_str(self.text.get(self.from..at)?);
-        Some(())
-    }
-
+impl<'t> Out<'t> {
     /// Replaces `text[start..end]` with `with` (nothing, for whitespace).
     fn replace(&mut self, start: usize, end: usize, with: &str) -> Option<()> {
-        self.flush(start)?;
-        self.out.push_str(with);
+        let text = self.text;
+        let out = self
+            .out
+            .get_or_insert_with(|| String::with_capacity(text.len()));
+        out.push_str(text.get(self.from..start)?);
+        out.push_str(with);
         self.from = end;
         Some(())
     }
+
+    /// Whitespace at `i`, if any, dropped; where the next token starts.
+    #[inline(always)]
+    fn ws(&mut self, i: usize) -> Option<usize> {
+        let b = self.text.as_bytes();
+        if let Some(b' ' | b'\n' | b'\t' | b'\r') = b.get(i) {
+            let end = skip_ws(b, i);
+            self.replace(i, end, "")?;
+            return Some(end);
+        }
+        Some(i)
+    }
+
+    /// The text up to `end`: borrowed if nothing was replaced.
+    fn finish(self, end: usize) -> Option<Cow<'t, str>> {
+        let rest = self.text.get(self.from..end)?;
+        Some(match self.out {
+            None => Cow::Borrowed(rest),
+            Some(mut out) => {
+                out.push_str(rest);
+                Cow::Owned(out)
+            }
+        })
+    }
 }
 
-/// The quick pass: `None` for anything it leaves to [`stream`].
-pub(crate) fn quick(text: &str) -> Option<String> {
+/// The containers open at a point of the text, one bit each (1 for an object), the innermost
+/// in the lowest bit.
+struct Stack {
+    bits: u64,
+    depth: u32,
+}
+
+impl Stack {
+    fn push(&mut self, object: bool) -> Option<()> {
+        if self.depth >= MAX_FAST_DEPTH {
+            return None;
+        }
+        self.bits = (self.bits << 1) | u64::from(object);
+        self.depth = self.depth.checked_add(1)?;
+        Some(())
+    }
+
+    fn pop(&mut self) {
+        self.bits >>= 1;
+        self.depth = self.depth.saturating_sub(1);
+    }
+
+    fn in_object(&self) -> bool {
+        self.bits & 1 == 1
+    }
+}
+
+/// The quick pass: `None` for anything it leaves to [`stream`]. One loop reads a value, then
+/// the commas and closing brackets after it until the next value (after a key, inside an
+/// object) or the end of the outermost object.
+pub(crate) fn quick(text: &str) -> Option<Cow<'_, str>> {
     let b = text.as_bytes();
     let mut w = Out {
         text,
-        out: String::with_capacity(b.len()),
+        out: None,
         from: 0,
     };
-    let mut stack: Vec<u8> = Vec::new();
-    let mut i = 0;
-    if b.get(skip_ws(b, 0)) != Some(&b'{') {
+    let mut stack = Stack { bits: 0, depth: 0 };
+    let mut i = w.ws(0)?;
+    if b.get(i) != Some(&b'{') {
         return None;
     }
-    let mut expect = Expect::Value;
-    while expect != Expect::Done {
-        let next = skip_ws(b, i);
-        if next != i {
-            w.replace(i, next, "")?;
-            i = next;
-        }
+    'value: loop {
+        i = w.ws(i)?;
         let c = *b.get(i)?;
-        // A closing bracket, where a container may end, closes the innermost one if it is its own.
-        let may_close = matches!(
-            expect,
-            Expect::FirstValueOrEnd | Expect::FirstKeyOrEnd | Expect::CommaOrEnd
-        );
-        if may_close && matches!((c, stack.last()), (b'}', Some(b'{')) | (b']', Some(b'['))) {
-            stack.pop();
-            i = i.checked_add(1)?;
-            expect = after_value(&stack);
-            continue;
-        }
-        expect = match expect {
-            Expect::Value | Expect::FirstValueOrEnd => match c {
-                b'{' | b'[' => {
-                    if stack.len() >= MAX_FAST_DEPTH {
-                        return None;
+        i = match c {
+            b'{' | b'[' => {
+                let object = c == b'{';
+                stack.push(object)?;
+                i = w.ws(i.checked_add(1)?)?;
+                let close = if object { b'}' } else { b']' };
+                if b.get(i) != Some(&close) {
+                    if object {
+                        i = key(&mut w, i)?;
                     }
-                    stack.push(c);
-                    i = i.checked_add(1)?;
-                    if c == b'{' {
-                        Expect::FirstKeyOrEnd
-                    } else {
-                        Expect::FirstValueOrEnd
-                    }
+                    continue 'value;
                 }
-                _ => {
-                    i = match c {
-                        b'"' => string(&mut w, i)?,
-                        b't' => literal(b, i, b"true")?,
-                        b'f' => literal(b, i, b"false")?,
-                        b'n' => literal(b, i, b"null")?,
-                        b'-' | b'0'..=b'9' => number(&mut w, i)?,
-                        _ => return None,
-                    };
-                    after_value(&stack)
-                }
-            },
-            Expect::Key | Expect::FirstKeyOrEnd => {
-                if c != b'"' {
-                    return None;
-                }
-                i = string(&mut w, i)?;
-                Expect::Colon
+                stack.pop();
+                i.checked_add(1)?
             }
-            Expect::Colon => {
-                if c != b':' {
-                    return None;
-                }
-                i = i.checked_add(1)?;
-                Expect::Value
-            }
-            Expect::CommaOrEnd => {
-                if c != b',' {
-                    return None;
-                }
-                i = i.checked_add(1)?;
-                if stack.last() == Some(&b'{') {
-                    Expect::Key
-                } else {
-                    Expect::Value
-                }
-            }
-            Expect::Done => return None,
+            b'"' => string(&mut w, i)?,
+            b't' => literal(b, i, b"true")?,
+            b'f' => literal(b, i, b"false")?,
+            b'n' => literal(b, i, b"null")?,
+            b'-' | b'0'..=b'9' => number(&mut w, i)?,
+            _ => return None,
         };
+        // After a complete value: a comma, or the end of its container.
+        while stack.depth > 0 {
+            i = w.ws(i)?;
+            match (*b.get(i)?, stack.in_object()) {
+                (b',', object) => {
+                    i = i.checked_add(1)?;
+                    if object {
+                        i = key(&mut w, i)?;
+                    }
+                    continue 'value;
+                }
+                (b'}', true) | (b']', false) => {
+                    stack.pop();
+                    i = i.checked_add(1)?;
+                }
+                _ => return None,
+            }
+        }
+        break;
     }
     // Only whitespace may follow the object.
     if skip_ws(b, i) != b.len() {
         return None;
     }
-    w.flush(i)?;
-    Some(w.out)
+    w.finish(i)
 }
 
-/// What follows a complete value: the end, when it closed the outermost object.
-fn after_value(stack: &[u8]) -> Expect {
-    if stack.is_empty() {
-        Expect::Done
-    } else {
-        Expect::CommaOrEnd
+/// A key and its colon, from `i` (whitespace before the key allowed): where its value starts.
+fn key(w: &mut Out<'_>, i: usize) -> Option<usize> {
+    let i = w.ws(i)?;
+    if w.text.as_bytes().get(i) != Some(&b'"') {
+        return None;
     }
+    let end = string(w, i)?;
+    let i = w.ws(end)?;
+    if w.text.as_bytes().get(i) != Some(&b':') {
+        return None;
+    }
+    i.checked_add(1)
 }
 
 fn skip_ws(b: &[u8], mut i: usize) -> usize {
@@ -200,42 +218,60 @@ fn literal(b: &[u8], i: usize, word: &[u8]) -> Option<usize> {
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
 
-/// Whether any byte of `w` is zero (exact, the classic `(w - 0x01…) & !w & 0x80…` test).
-fn has_zero_byte(w: u64) -> bool {
-    w.wrapping_sub(ONES) & !w & HIGHS != 0
+/// The high bit of each byte of `w` that is `"`, `\` or below 0x20, by the classic test for a
+/// byte below `n`, `(w - n·0x01…) & !w & 0x80…` (a `"` or `\` is a zero byte once `w` is
+/// XORed with it; the XOR keeps every high bit, so `!w` serves the three tests). A borrow can
+/// mark a byte above (after, read little-endian) a marked one, never before: the lowest mark
+/// is exact.
+fn specials(w: u64) -> u64 {
+    let quote = w ^ ONES.wrapping_mul(u64::from(b'"'));
+    let backslash = w ^ ONES.wrapping_mul(u64::from(b'\\'));
+    (w.wrapping_sub(ONES.wrapping_mul(0x20))
+        | quote.wrapping_sub(ONES)
+        | backslash.wrapping_sub(ONES))
+        & !w
+        & HIGHS
 }
 
-/// The first `"`, `\` or control character (below 0x20) at or after `from`.
+/// The first `"`, `\` or control character (below 0x20) at or after `from`: eight bytes at a
+/// time, the first one marked found by its bit's position.
+#[inline(always)]
 pub(crate) fn find_special(b: &[u8], from: usize) -> Option<usize> {
     let mut k = from;
-    while let Some(chunk) = k.checked_add(8).and_then(|end| b.get(k..end)) {
-        let w = u64::from_le_bytes(<[u8; 8]>::try_from(chunk).ok()?);
-        let control = w.wrapping_sub(ONES.wrapping_mul(0x20)) & !w & HIGHS != 0;
-        if control
-            || has_zero_byte(w ^ ONES.wrapping_mul(u64::from(b'"')))
-            || has_zero_byte(w ^ ONES.wrapping_mul(u64::from(b'\\')))
-        {
-            break;
+    let mut rest = b.get(from..)?;
+    while let Some((chunk, tail)) = rest.split_first_chunk::<8>() {
+        let marks = specials(u64::from_le_bytes(*chunk));
+        if marks != 0 {
+            return k.checked_add((marks.trailing_zeros() / 8) as usize);
         }
         k = k.checked_add(8)?;
+        rest = tail;
     }
-    while let Some(&c) = b.get(k) {
-        if c == b'"' || c == b'\\' || c < 0x20 {
-            return Some(k);
-        }
-        k = k.checked_add(1)?;
-    }
-    None
+    let at = rest
+        .iter()
+        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
+    k.checked_add(at)
 }
 
 /// The string token at `i` (its opening quote): kept as is when it has no escape (serde_json
 /// writes such a string byte for byte), else decoded and written by serde_json.
+#[inline(always)]
 fn string(w: &mut Out<'_>, i: usize) -> Option<usize> {
+    let b = w.text.as_bytes();
+    let first = find_special(b, i.checked_add(1)?)?;
+    if b.get(first) == Some(&b'"') {
+        return first.checked_add(1);
+    }
+    escaped_string(w, i, first)
+}
+
+/// The rest of [`string`]: the token at `i` whose first `"`, `\` or control character is at
+/// `first`, not its end.
+#[inline(never)]
+fn escaped_string(w: &mut Out<'_>, i: usize, first: usize) -> Option<usize> {
     let text = w.text;
     let b = text.as_bytes();
-    let first = find_special(b, i.checked_add(1)?)?;
     match b.get(first)? {
-        b'"' => first.checked_add(1),
         b'\\' => {
             // Find the closing quote (an escape's second byte is never the end), then let
             // serde_json decode the token and write it in its own form.
@@ -259,27 +295,38 @@ fn string(w: &mut Out<'_>, i: usize) -> Option<usize> {
 }
 
 /// The number token at `i`: an integer serde_json writes as it is (no sign but `-` before a
-/// non-zero digit, no leading zero, within 64 bits) is kept; any other number is parsed and
+/// non-zero digit, no leading zero, an i64 or a u64) is kept; any other number is parsed and
 /// written by serde_json.
 fn number(w: &mut Out<'_>, i: usize) -> Option<usize> {
     let text = w.text;
     let b = text.as_bytes();
-    let mut end = i;
+    let negative = b.get(i) == Some(&b'-');
+    let start = if negative { i.checked_add(1)? } else { i };
+    let mut end = start;
+    while let Some(b'0'..=b'9') = b.get(end) {
+        end = end.checked_add(1)?;
+    }
+    if !matches!(b.get(end), Some(b'-' | b'+' | b'.' | b'e' | b'E')) {
+        // An integer: digits alone, kept when serde_json reads it as an i64 or a u64.
+        let digits = b.get(start..end)?;
+        let (max, max_len) = if negative {
+            (&b"9223372036854775808"[..], 19)
+        } else {
+            (&b"18446744073709551615"[..], 20)
+        };
+        let plain = match digits.first() {
+            Some(b'0') => digits.len() == 1 && !negative,
+            Some(_) => digits.len() < max_len || (digits.len() == max_len && digits <= max),
+            None => false,
+        };
+        if plain {
+            return Some(end);
+        }
+    }
     while let Some(b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E') = b.get(end) {
         end = end.checked_add(1)?;
     }
-    let token = b.get(i..end)?;
-    let (negative, digits) = match token.split_first()? {
-        (b'-', rest) => (true, rest),
-        _ => (false, token),
-    };
-    let plain = digits.iter().all(u8::is_ascii_digit)
-        && match digits.first() {
-            Some(b'0') => digits.len() == 1 && !negative,
-            Some(_) => digits.len() <= if negative { 18 } else { 19 },
-            None => false,
-        };
-    if !plain && !plain_float(token) {
+    if !plain_float(b.get(i..end)?) {
         let value: Value = serde_json::from_str(text.get(i..end)?).ok()?;
         if !value.is_number() {
             return None;
@@ -351,7 +398,7 @@ mod tests {
 
     /// The quick pass writes what the stream writes, or leaves the text to it.
     fn agree(text: &str) -> Option<String> {
-        let quick = quick(text);
+        let quick = quick(text).map(Cow::into_owned);
         if let Some(q) = &quick {
             assert_eq!(Some(q), stream(text).as_ref(), "{text:?}");
         }
@@ -439,11 +486,19 @@ mod tests {
             r#"{"a":1}"#,
             r#"{"a":[1,-2,0,true,false,null,"x",{}],"b":{"c":[]}}"#,
             "{\"ünï©ødé 漢字 😀\":\"\u{7f} é\"}",
-            r#"{"n":18446744073709551615,"m":-999999999999999999}"#,
+            r#"{"n":18446744073709551615,"m":-9223372036854775808,"k":9999999999999999999}"#,
             r#"{"a":1,"a":2}"#,
             r#"{"s":"a long string with no escape at all, longer than eight bytes"}"#,
         ] {
             assert_eq!(agree(text).as_deref(), Some(text), "{text}");
+            // Handed back as it is, not copied; text after the object's end is only cut off.
+            assert!(
+                matches!(quick(text), Some(Cow::Borrowed(t)) if t == text),
+                "{text} {:?}",
+                quick(text)
+            );
+            let spaced = format!("{text} \n");
+            assert!(matches!(quick(&spaced), Some(Cow::Borrowed(t)) if t == text));
         }
     }
 
@@ -459,6 +514,10 @@ mod tests {
             (
                 r#"{"a":18446744073709551616}"#,
                 r#"{"a":1.8446744073709552e+19}"#,
+            ),
+            (
+                r#"{"a":-9223372036854775809,"b":18446744073709551620}"#,
+                r#"{"a":-9.223372036854776e+18,"b":1.8446744073709552e+19}"#,
             ),
             (r#"{"a":"\u007f"}"#, "{\"a\":\"\u{7f}\"}"),
             (
@@ -507,7 +566,7 @@ mod tests {
         }
         // The stream still takes what the quick pass leaves (here: nesting past 64).
         assert!(stream(&deep).is_some());
-        assert_eq!(compact(&deep), stream(&deep));
+        assert_eq!(compact(&deep).map(Cow::into_owned), stream(&deep));
     }
 
     /// JSON values, objects at the top.
@@ -592,7 +651,20 @@ mod tests {
             prop_assert_eq!(agree(&loose), Some(canonical.clone()));
             // Pretty-printed (Python's indent=2 style).
             let pretty = serde_json::to_string_pretty(&object).unwrap();
-            prop_assert_eq!(compact(&pretty), stream(&pretty));
+            prop_assert_eq!(compact(&pretty).map(Cow::into_owned), stream(&pretty));
+        }
+
+        #[test]
+        fn find_special_finds_the_first_quote_backslash_or_control(
+            text in "[ -~\\x00-\\x1f\u{80}-\u{10ffff}]{0,40}",
+            from in 0usize..48,
+        ) {
+            let b = text.as_bytes();
+            let want = b
+                .get(from..)
+                .and_then(|rest| rest.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20))
+                .map(|at| from + at);
+            prop_assert_eq!(find_special(b, from), want);
         }
 
         #[test]

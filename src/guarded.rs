@@ -126,6 +126,7 @@ impl<S: MeteringStore> MeteringStore for Guarded<S> {
     guarded! {
         record(input: UsageEventInput) -> UsageEvent;
         query(agent_id: &str, start: Timestamp, end: Timestamp, options: QueryOptions) -> Vec<UsageEvent>;
+        query_json(agent_id: &str, start: Timestamp, end: Timestamp, options: QueryOptions) -> String;
         aggregate(agent_id: &str, period: &str, window: Window) -> UsageAggregate;
         series(agent_id: &str, options: SeriesOptions) -> Vec<UsageBucket>;
         agents() -> Vec<String>;
@@ -181,6 +182,11 @@ mod tests {
         closed(
             meter
                 .query("a", start, end, QueryOptions::default())
+                .unwrap_err(),
+        );
+        closed(
+            meter
+                .query_json("a", start, end, QueryOptions::default())
                 .unwrap_err(),
         );
         closed(meter.aggregate("a", "all", Window::default()).unwrap_err());

@@ -3,6 +3,8 @@
 //! Field names are the ASAP wire names (snake_case), and serialising a model gives exactly the
 //! JSON the JavaScript API returns.
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -274,7 +276,7 @@ impl DataText {
     /// one JSON object; `TOO_LARGE` for nesting past [`crate::MAX_DEPTH`] below a key or more
     /// than [`MAX_DATA_BYTES`] bytes (as written here).
     pub fn parse(text: &str) -> Result<DataText> {
-        let compact = Self::compact(text, true)?;
+        let compact = Self::compact(text, true)?.into_owned();
         if compact.len() > MAX_DATA_BYTES {
             return Err(StateError::TooLarge(format!(
                 "snapshot.data is {} bytes as JSON; the limit is {MAX_DATA_BYTES}",
@@ -286,13 +288,14 @@ impl DataText {
 
     /// `data` text read back from storage, rewritten as [`parse`](Self::parse) does but
     /// accepting what a store reads back (what `StateSnapshot`s hold): no size limit, and the
-    /// nesting rule of reading (at most [`crate::MAX_DEPTH`] + 1 levels in all).
+    /// nesting rule of reading (at most [`crate::MAX_DEPTH`] + 1 levels in all). Text already
+    /// in that form (what this library writes) is checked and handed back as it is.
     #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
-    pub(crate) fn read(text: &str) -> Result<DataText> {
-        Self::compact(text, false).map(DataText)
+    pub(crate) fn read(text: &str) -> Result<Cow<'_, str>> {
+        Self::compact(text, false)
     }
 
-    fn compact(text: &str, saving: bool) -> Result<String> {
+    fn compact(text: &str, saving: bool) -> Result<Cow<'_, str>> {
         let invalid = |e: String| StateError::InvalidSnapshot(format!("snapshot.data: {e}"));
         // A quick pass, else streamed from parser to writer, under serde_json's nesting limit
         // (127 levels), which is within ours (`compact.rs`); text both refuse for any reason
@@ -324,7 +327,9 @@ impl DataText {
                 check_depth(value, &format!("snapshot.data.{key}"))?;
             }
         }
-        serde_json::to_string(&data).map_err(|e| invalid(e.to_string()))
+        serde_json::to_string(&data)
+            .map(Cow::Owned)
+            .map_err(|e| invalid(e.to_string()))
     }
 
     /// Text that is already what serde_json writes for a `data` object — compact, nesting
@@ -378,26 +383,12 @@ impl UsageEvent {
     /// Appends the event's JSON text, byte for byte what serde_json writes for it (without its
     /// formatter machinery, which was half the time of a query's answer in the wasm).
     pub fn push_json(&self, out: &mut String) {
-        out.push_str("{\"id\":");
-        crate::json::push_json_string(out, &self.id);
-        out.push_str(",\"task_id\":");
-        crate::json::push_json_string(out, &self.task_id);
-        out.push_str(",\"agent_id\":");
-        crate::json::push_json_string(out, &self.agent_id);
-        out.push_str(",\"consumer_id\":");
-        crate::json::push_json_string(out, &self.consumer_id);
-        let m = &self.metrics;
-        out.push_str(",\"metrics\":{\"tokens_in\":");
-        crate::json::push_u64(out, m.tokens_in);
-        out.push_str(",\"tokens_out\":");
-        crate::json::push_u64(out, m.tokens_out);
-        out.push_str(",\"duration_ms\":");
-        crate::json::push_u64(out, m.duration_ms);
-        out.push_str(",\"api_calls\":");
-        crate::json::push_u64(out, m.api_calls);
-        out.push_str("},\"timestamp\":\"");
-        self.timestamp.push_iso(out);
-        out.push_str("\"}");
+        push_event_json(
+            out,
+            [&self.id, &self.task_id, &self.agent_id, &self.consumer_id],
+            &self.metrics,
+            self.timestamp,
+        );
     }
 
     /// The JSON text of `events` as an array (what serde_json writes for the list).
@@ -413,6 +404,36 @@ impl UsageEvent {
         out.push(']');
         out
     }
+}
+
+/// Appends an event's JSON text from its fields (`ids`: `id`, `task_id`, `agent_id`,
+/// `consumer_id`), byte for byte what serde_json writes for the [`UsageEvent`].
+pub(crate) fn push_event_json(
+    out: &mut String,
+    ids: [&str; 4],
+    m: &UsageMetrics,
+    timestamp: Timestamp,
+) {
+    let [id, task_id, agent_id, consumer_id] = ids;
+    out.push_str("{\"id\":");
+    crate::json::push_json_string(out, id);
+    out.push_str(",\"task_id\":");
+    crate::json::push_json_string(out, task_id);
+    out.push_str(",\"agent_id\":");
+    crate::json::push_json_string(out, agent_id);
+    out.push_str(",\"consumer_id\":");
+    crate::json::push_json_string(out, consumer_id);
+    out.push_str(",\"metrics\":{\"tokens_in\":");
+    crate::json::push_u64(out, m.tokens_in);
+    out.push_str(",\"tokens_out\":");
+    crate::json::push_u64(out, m.tokens_out);
+    out.push_str(",\"duration_ms\":");
+    crate::json::push_u64(out, m.duration_ms);
+    out.push_str(",\"api_calls\":");
+    crate::json::push_u64(out, m.api_calls);
+    out.push_str("},\"timestamp\":\"");
+    timestamp.push_iso(out);
+    out.push_str("\"}");
 }
 
 impl UsageMetrics {

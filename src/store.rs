@@ -102,6 +102,19 @@ pub trait MeteringStore {
         options: QueryOptions,
     ) -> Result<Vec<UsageEvent>>;
 
+    /// [`query`](Self::query) as the JSON text of the list (serde_json's bytes).
+    fn query_json(
+        &self,
+        agent_id: &str,
+        start: crate::Timestamp,
+        end: crate::Timestamp,
+        options: QueryOptions,
+    ) -> Result<String> {
+        Ok(UsageEvent::list_json(
+            &self.query(agent_id, start, end, options)?,
+        ))
+    }
+
     /// Totals of the agent's events (inside `window` when given); `period` is echoed back.
     fn aggregate(&self, agent_id: &str, period: &str, window: Window) -> Result<UsageAggregate>;
 

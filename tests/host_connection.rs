@@ -95,6 +95,14 @@ fn data_above_the_hosts_limit_is_stored_in_chunks_and_read_back_whole() {
     let json_text = snapshots.get_json("t", Some(1)).unwrap().unwrap();
     let parsed: Value = serde_json::from_str(&json_text).unwrap();
     assert_eq!(parsed["data"], big);
+    let by_id: Value =
+        serde_json::from_str(&snapshots.get_by_id_json("t", &saved.id).unwrap().unwrap()).unwrap();
+    assert_eq!(by_id, parsed);
+    // The latest, not chunked, is read where the connection holds its row.
+    let latest: Value =
+        serde_json::from_str(&snapshots.get_json("t", None).unwrap().unwrap()).unwrap();
+    assert_eq!(latest["data"], json!({"n": 2}));
+    assert_eq!(latest, serde_json::to_value(&small).unwrap());
 
     let host = rusqlite::Connection::open(&path).unwrap();
     let stored: (String, i64) = host

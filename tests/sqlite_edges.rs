@@ -311,6 +311,10 @@ fn assert_every_event_read_is_corrupt(db: &SqliteStateDb, needle: &str) {
     let m = db.metering();
     let (start, end) = (ts("2026-01-01T00:00:00Z"), ts("2027-01-01T00:00:00Z"));
     corrupt_mentions(m.query("a", start, end, QueryOptions::default()), needle);
+    corrupt_mentions(
+        m.query_json("a", start, end, QueryOptions::default()),
+        needle,
+    );
     corrupt_mentions(m.aggregate("a", "all", Window::default()), needle);
     corrupt_mentions(
         m.series(

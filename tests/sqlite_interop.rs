@@ -62,6 +62,12 @@ fn query_events(meter: &dyn MeteringStore, q: &Value) -> Vec<Value> {
     let end = ts(q["end"].as_str().unwrap());
     let agent = q["agent_id"].as_str().unwrap();
     let events = meter.query(agent, start, end, options).unwrap();
+    // The JSON text answer (the SQLite store writes it from the rows where they are held).
+    assert_eq!(
+        meter.query_json(agent, start, end, options).unwrap(),
+        asap_state::UsageEvent::list_json(&events),
+        "query_json {q}"
+    );
     events.iter().map(event_without_id).collect()
 }
 
@@ -1018,7 +1024,14 @@ fn check_cli_rows(db: &SqliteStateDb, all: bool, label: &str) {
         "2026-02-03T04:15:00+00:00",
     );
     let query = |agent: &str, a: &str, b: &str| {
-        value(&meter.query(agent, ts(a), ts(b), QueryOptions::default()))
+        let events = meter.query(agent, ts(a), ts(b), QueryOptions::default());
+        let text = meter.query_json(agent, ts(a), ts(b), QueryOptions::default());
+        assert_eq!(
+            text.unwrap(),
+            asap_state::UsageEvent::list_json(events.as_ref().unwrap()),
+            "{label}: query_json({agent})"
+        );
+        value(&events)
     };
     let summary = |task: &str, versions: u64, latest: u64, at: &str, cps: u64| json!({"task_id": task, "versions": versions, "latest_version": latest, "latest_created_at": at, "checkpoints": cps});
     if all {

@@ -12,8 +12,8 @@ use crate::error::{Result, StateError};
 use crate::export;
 use crate::json::data_from_text;
 use crate::model::{
-    self, DataText, StateSnapshot, StateSnapshotInput, TaskSummary, Totals, UsageAggregate,
-    UsageBucket, UsageEvent, UsageEventInput, UsageMetrics,
+    self, push_event_json, DataText, StateSnapshot, StateSnapshotInput, TaskSummary, Totals,
+    UsageAggregate, UsageBucket, UsageEvent, UsageEventInput, UsageMetrics,
 };
 use crate::options::{
     ExportFilter, ExportFormat, PrunePolicy, QueryOptions, SaveOptions, SeriesOptions, Window,
@@ -281,27 +281,33 @@ impl SqliteStateDb {
         Ok(Some(row))
     }
 
-    /// The first row of a snapshot query as its snapshot's JSON text. Read where the connection
-    /// holds the row, unless its data may be in chunks (a host's database).
+    /// The first row of a snapshot query as its snapshot's JSON text, read where the connection
+    /// holds the row; a row whose data is in chunks (a host's database, data above its limit)
+    /// is read again and reassembled.
     fn snapshot_json(
         &self,
         conn: &dyn SqlConnection,
         sql: &str,
         params: &[SqlRef<'_>],
     ) -> Result<Option<String>> {
-        if self.shared.chunk_bytes.is_some() {
+        let chunks = self.shared.chunk_bytes.is_some();
+        let (mut out, mut chunked) = (None, false);
+        conn.query_each(sql, params, &mut |row| {
+            if out.is_none() && !chunked {
+                if chunks && matches!(row.get(DATA_COLUMN), Some(SqlRef::Text(""))) {
+                    chunked = true;
+                } else {
+                    out = Some(snapshot_json_from_row(row)?);
+                }
+            }
+            Ok(())
+        })?;
+        if chunked {
             return self
                 .snapshot_row(conn, sql, params)?
                 .map(|r| snapshot_json_from_row(&r))
                 .transpose();
         }
-        let mut out = None;
-        conn.query_each(sql, params, &mut |row| {
-            if out.is_none() {
-                out = Some(snapshot_json_from_row(row)?);
-            }
-            Ok(())
-        })?;
         Ok(out)
     }
 
@@ -411,7 +417,7 @@ fn snapshot_json_from_row<C: Cell>(row: &[C]) -> Result<String> {
         col_str(row, 1, t, "id")?,
         task_id,
         version,
-        data.as_str(),
+        &data,
         col_int(row, 4, t, "checkpoint")? != 0,
         created_at,
     ))
@@ -449,9 +455,40 @@ fn row_text<'a>(row: &[SqlRef<'a>], i: usize, name: &str) -> Result<&'a str> {
         .ok_or_else(|| corrupt(format!("usage_events.{name} is not text")))
 }
 
+/// Metrics text exactly as this library writes it (serde_json's form of [`UsageMetrics`]):
+/// read without a parser; `None` for any other text.
+fn written_metrics(text: &str) -> Option<UsageMetrics> {
+    /// A non-negative integer as serde_json writes it, and the text after it.
+    fn int(text: &str) -> Option<(u64, &str)> {
+        let end = text
+            .bytes()
+            .position(|c| !c.is_ascii_digit())
+            .unwrap_or(text.len());
+        let (digits, rest) = text.split_at_checked(end)?;
+        if digits.len() > 1 && digits.starts_with('0') {
+            return None;
+        }
+        // Empty, or past u64: not this form.
+        Some((digits.parse().ok()?, rest))
+    }
+    let (tokens_in, rest) = int(text.strip_prefix("{\"tokens_in\":")?)?;
+    let (tokens_out, rest) = int(rest.strip_prefix(",\"tokens_out\":")?)?;
+    let (duration_ms, rest) = int(rest.strip_prefix(",\"duration_ms\":")?)?;
+    let (api_calls, rest) = int(rest.strip_prefix(",\"api_calls\":")?)?;
+    (rest == "}").then_some(UsageMetrics {
+        tokens_in,
+        tokens_out,
+        duration_ms,
+        api_calls,
+    })
+}
+
 fn metrics_from_text(text: &str) -> Result<UsageMetrics> {
-    // What this library writes (and most writers do): an object of non-negative integers,
-    // read straight into the struct. Anything else (a duplicate key, a float, a string, not an
+    if let Some(m) = written_metrics(text) {
+        return Ok(m);
+    }
+    // What most other writers write: an object of non-negative integers, read straight into
+    // the struct. Anything else (a duplicate key, a float, a string, not an
     // object) takes the exact path, which names what is wrong, or accepts it as it always did.
     #[derive(serde::Deserialize, Default)]
     #[serde(default)]
@@ -495,6 +532,28 @@ fn metrics_from_text(text: &str) -> Result<UsageMetrics> {
     })
 }
 
+/// Appends a `usage_events` row's event as JSON text (what [`UsageEvent::push_json`] writes for
+/// [`event_from_row`]'s event), the row's text read where the connection holds it.
+fn push_event_row<C: Cell>(out: &mut String, row: &[C]) -> Result<()> {
+    let t = "usage_events";
+    let metrics = metrics_from_text(col_str(row, 4, t, "metrics")?)?;
+    let timestamp =
+        Timestamp::parse_lenient(col_str(row, 5, t, "timestamp")?, "usage_events.timestamp")
+            .map_err(|e| corrupt(e.message().to_owned()))?;
+    push_event_json(
+        out,
+        [
+            col_str(row, 0, t, "id")?,
+            col_str(row, 1, t, "task_id")?,
+            col_str(row, 2, t, "agent_id")?,
+            col_str(row, 3, t, "consumer_id")?,
+        ],
+        &metrics,
+        timestamp,
+    );
+    Ok(())
+}
+
 fn event_from_row(row: &[SqlValue]) -> Result<UsageEvent> {
     let t = "usage_events";
     Ok(UsageEvent {
@@ -509,6 +568,36 @@ fn event_from_row(row: &[SqlValue]) -> Result<UsageEvent> {
         )
         .map_err(|e| corrupt(e.message().to_owned()))?,
     })
+}
+
+/// The statement and parameters of a metering `query`.
+fn window_query(
+    agent_id: &str,
+    start: Timestamp,
+    end: Timestamp,
+    options: QueryOptions,
+) -> (String, Vec<SqlValue>) {
+    let (clause, mut params) = event_filter(
+        Some(agent_id),
+        Window {
+            start: Some(start),
+            end: Some(end),
+        },
+    );
+    params.push(SqlValue::Integer(
+        options
+            .limit
+            .map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX)),
+    ));
+    params.push(SqlValue::Integer(
+        i64::try_from(options.offset).unwrap_or(i64::MAX),
+    ));
+    (
+        format!(
+            "SELECT {EVENT_COLUMNS} FROM usage_events{clause} ORDER BY timestamp, rowid LIMIT ? OFFSET ?"
+        ),
+        params,
+    )
 }
 
 /// Owned parameters, borrowed for a call.
@@ -816,32 +905,34 @@ impl MeteringStore for SqliteMeteringStore {
         end: Timestamp,
         options: QueryOptions,
     ) -> Result<Vec<UsageEvent>> {
-        let (clause, mut params) = event_filter(
-            Some(agent_id),
-            Window {
-                start: Some(start),
-                end: Some(end),
-            },
-        );
-        params.push(SqlValue::Integer(
-            options
-                .limit
-                .map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX)),
-        ));
-        params.push(SqlValue::Integer(
-            i64::try_from(options.offset).unwrap_or(i64::MAX),
-        ));
+        let (sql, params) = window_query(agent_id, start, end, options);
         self.db.with(|conn| {
-            query(
-                conn,
-                &format!(
-                    "SELECT {EVENT_COLUMNS} FROM usage_events{clause} ORDER BY timestamp, rowid LIMIT ? OFFSET ?"
-                ),
-                &refs(&params),
-            )?
-            .iter()
-            .map(|r| event_from_row(r))
-            .collect()
+            query(conn, &sql, &refs(&params))?
+                .iter()
+                .map(|r| event_from_row(r))
+                .collect()
+        })
+    }
+
+    /// The rows are written as JSON where the connection holds them, none collected first.
+    fn query_json(
+        &self,
+        agent_id: &str,
+        start: Timestamp,
+        end: Timestamp,
+        options: QueryOptions,
+    ) -> Result<String> {
+        let (sql, params) = window_query(agent_id, start, end, options);
+        self.db.with(|conn| {
+            let mut out = String::from("[");
+            conn.query_each(&sql, &refs(&params), &mut |row| {
+                if out.len() > 1 {
+                    out.push(',');
+                }
+                push_event_row(&mut out, row)
+            })?;
+            out.push(']');
+            Ok(out)
         })
     }
 
@@ -965,6 +1056,40 @@ mod tests {
             Err(StateError::CorruptDatabase(m)) => m,
             other => panic!("expected CORRUPT_DATABASE, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn metrics_as_this_library_writes_them_are_read_without_a_parser() {
+        let written =
+            r#"{"tokens_in":3,"tokens_out":0,"duration_ms":18446744073709551615,"api_calls":10}"#;
+        let want = UsageMetrics {
+            tokens_in: 3,
+            tokens_out: 0,
+            duration_ms: u64::MAX,
+            api_calls: 10,
+        };
+        assert_eq!(written_metrics(written), Some(want));
+        assert_eq!(to_json_text(&want).unwrap(), written);
+        // Any other form is left to the parser, which gives the same answer or the error.
+        for text in [
+            r#"{"tokens_in": 3,"tokens_out":0,"duration_ms":1,"api_calls":10}"#,
+            r#"{"tokens_in":03,"tokens_out":0,"duration_ms":1,"api_calls":10}"#,
+            r#"{"tokens_in":3,"tokens_out":0,"duration_ms":18446744073709551616,"api_calls":1}"#,
+            r#"{"tokens_in":3,"tokens_out":0,"duration_ms":1}"#,
+            r#"{"tokens_out":0,"tokens_in":3,"duration_ms":1,"api_calls":10}"#,
+            r#"{"tokens_in":3,"tokens_out":0,"duration_ms":1,"api_calls":10,"x":1}"#,
+            r#"{"tokens_in":3,"tokens_out":0,"duration_ms":1,"api_calls":10} "#,
+            r#"{"tokens_in":,"tokens_out":0,"duration_ms":1,"api_calls":10}"#,
+            r#"{"tokens_in":-3,"tokens_out":0,"duration_ms":1,"api_calls":10}"#,
+            r#"{"tokens_in":3.0,"tokens_out":0,"duration_ms":1,"api_calls":10}"#,
+        ] {
+            assert_eq!(written_metrics(text), None, "{text}");
+        }
+        let m = metrics_from_text(r#"{"tokens_in":03,"api_calls":1}"#);
+        assert!(corrupt_message(m).contains("usage_events.metrics"));
+        let m =
+            metrics_from_text(r#"{"tokens_in":3 , "tokens_out":0,"duration_ms":1,"api_calls":10}"#);
+        assert_eq!(m.unwrap().api_calls, 10);
     }
 
     #[test]

@@ -90,20 +90,26 @@ impl BackingFile for MemoryFile {
 
     fn write_at(&self, pos: u64, src: &[u8]) -> Result<(), String> {
         let start = usize::try_from(pos).map_err(|_| "write offset too large".to_owned())?;
-        let end = start
+        start
             .checked_add(src.len())
             .ok_or_else(|| "write end overflows".to_owned())?;
         let mut data = lock(&self.data);
-        if data.len() < end {
-            data.resize(end, 0);
+        if data.len() < start {
+            data.resize(start, 0);
         }
-        match data.get_mut(start..end) {
-            Some(dst) => {
-                dst.copy_from_slice(src);
-                Ok(())
-            }
-            None => Err("write out of range".to_owned()),
-        }
+        // What lands inside the file is copied over it; the rest is appended (a log grows by
+        // appends: filling the new room with zeros first cost as much as the copy).
+        let inside = data.len().saturating_sub(start).min(src.len());
+        let (over, appended) = src
+            .split_at_checked(inside)
+            .ok_or_else(|| "write out of range".to_owned())?;
+        let at = start
+            .checked_add(inside)
+            .and_then(|over_end| data.get_mut(start..over_end))
+            .ok_or_else(|| "write out of range".to_owned())?;
+        at.copy_from_slice(over);
+        data.extend_from_slice(appended);
+        Ok(())
     }
 
     fn size(&self) -> Result<u64, String> {
@@ -237,5 +243,32 @@ impl BackingStore for FsStore {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(format!("{path}: {e}")),
             _ => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_memory_file_is_written_over_appended_to_and_extended_with_zeros() {
+        let f = MemoryFile::new(Vec::new());
+        let read = |f: &MemoryFile| {
+            let mut buf = vec![0xEE; f.size().unwrap() as usize];
+            assert_eq!(f.read_at(0, &mut buf).unwrap(), buf.len());
+            buf
+        };
+        f.write_at(0, b"abcd").unwrap();
+        f.write_at(4, b"ef").unwrap(); // at the end
+        f.write_at(1, b"XY").unwrap(); // inside
+        f.write_at(5, b"Z12").unwrap(); // over the end
+        assert_eq!(read(&f), b"aXYdeZ12");
+        f.write_at(10, b"!").unwrap(); // past the end: zeros between
+        assert_eq!(read(&f), b"aXYdeZ12\0\0!");
+        f.write_at(3, b"").unwrap();
+        assert_eq!(f.size().unwrap(), 11);
+        assert!(f.write_at(u64::MAX, b"x").is_err());
+        f.truncate(2).unwrap();
+        assert_eq!(read(&f), b"aX");
     }
 }

@@ -45,9 +45,7 @@ pub(crate) fn query(
     let options =
         js(arg(options, "options", ARG).and_then(|v| QueryOptions::from_json(v.as_ref())))?;
     // Written by the core's event writer (serde_json's bytes, without its formatter).
-    text_to_js(&asap_state::UsageEvent::list_json(&js(
-        store.query(&agent_id, start, end, options)
-    )?))
+    text_to_js(&js(store.query_json(&agent_id, start, end, options))?)
 }
 
 pub(crate) fn aggregate(
