@@ -4,12 +4,14 @@
 //! (no whitespace, its escapes, its numbers), streamed through serde_json (`DataText::compact`).
 //! That stream escapes every string again byte by byte, which at the size-optimised build of the
 //! package was a third of a 1 KiB read. Almost all text is already in that form, so this pass
-//! copies each piece that is already written as serde_json writes it — a string without escapes
-//! (found eight bytes at a time), an integer without a sign or a leading zero — and hands anything
-//! else (an escaped string, a float, a `-0`) to serde_json piece by piece. Anything it does not
-//! recognise as valid (bad syntax, a raw control character, deep nesting, text after the object)
-//! is `None`: the streaming path then gives the definitive answer, so the two can only differ in
-//! speed. `tests/compact_fast_path.rs` checks that they write the same bytes.
+//! checks it and keeps each piece that is already written as serde_json writes it — a string
+//! without escapes (found eight bytes at a time), an integer as serde_json writes an i64 or a
+//! u64, a float in its shortest plain form — and hands anything else (an escaped string, another
+//! float form, a `-0`) to serde_json piece by piece; text with nothing to rewrite is handed back
+//! as it is, not copied. Anything it does not recognise as valid (bad syntax, a raw control
+//! character, deep nesting, text after the object) is `None`: the streaming path then gives the
+//! definitive answer, so the two can only differ in speed. The tests below check that they
+//! write the same bytes (proptests over canonical, loosened and pretty-printed text).
 
 use std::borrow::Cow;
 

@@ -375,6 +375,16 @@ fn usage_rows_with_non_text_columns_are_corrupt() {
             .export(ExportFormat::Json, &ExportFilter::default()),
         "usage_events.task_id is not text",
     );
+    // A row bad in two columns: a query and its JSON text name the same one.
+    let db = open_rows(&event_row("e1", "'a'", "'not json'", AT).replace(", 't',", ", X'01',"));
+    let (start, end) = (ts("2026-01-01T00:00:00Z"), ts("2027-01-01T00:00:00Z"));
+    let m = db.metering();
+    let needle = "usage_events.task_id is not text";
+    corrupt_mentions(m.query("a", start, end, QueryOptions::default()), needle);
+    corrupt_mentions(
+        m.query_json("a", start, end, QueryOptions::default()),
+        needle,
+    );
     let db = open_rows(&event_row("e1", "X'61'", "'{}'", AT));
     corrupt_mentions(db.metering().agents(), "usage_events.agent_id is not text");
     // A timestamp inside the queried window as text, but not a valid instant. Aggregates only

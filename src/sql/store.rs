@@ -536,21 +536,18 @@ fn metrics_from_text(text: &str) -> Result<UsageMetrics> {
 /// [`event_from_row`]'s event), the row's text read where the connection holds it.
 fn push_event_row<C: Cell>(out: &mut String, row: &[C]) -> Result<()> {
     let t = "usage_events";
+    // Columns checked in `event_from_row`'s order: a bad row gives the same error.
+    let ids = [
+        col_str(row, 0, t, "id")?,
+        col_str(row, 1, t, "task_id")?,
+        col_str(row, 2, t, "agent_id")?,
+        col_str(row, 3, t, "consumer_id")?,
+    ];
     let metrics = metrics_from_text(col_str(row, 4, t, "metrics")?)?;
     let timestamp =
         Timestamp::parse_lenient(col_str(row, 5, t, "timestamp")?, "usage_events.timestamp")
             .map_err(|e| corrupt(e.message().to_owned()))?;
-    push_event_json(
-        out,
-        [
-            col_str(row, 0, t, "id")?,
-            col_str(row, 1, t, "task_id")?,
-            col_str(row, 2, t, "agent_id")?,
-            col_str(row, 3, t, "consumer_id")?,
-        ],
-        &metrics,
-        timestamp,
-    );
+    push_event_json(out, ids, &metrics, timestamp);
     Ok(())
 }
 
