@@ -90,10 +90,14 @@ impl BackingFile for MemoryFile {
 
     fn write_at(&self, pos: u64, src: &[u8]) -> Result<(), String> {
         let start = usize::try_from(pos).map_err(|_| "write offset too large".to_owned())?;
-        start
+        let end = start
             .checked_add(src.len())
             .ok_or_else(|| "write end overflows".to_owned())?;
         let mut data = lock(&self.data);
+        // Room that cannot be had is an error, not an abort (a write changes nothing then).
+        let more = end.saturating_sub(data.len());
+        data.try_reserve(more)
+            .map_err(|_| format!("no memory for a file of {end} bytes"))?;
         if data.len() < start {
             data.resize(start, 0);
         }
@@ -118,7 +122,11 @@ impl BackingFile for MemoryFile {
 
     fn truncate(&self, len: u64) -> Result<(), String> {
         let len = usize::try_from(len).map_err(|_| "truncate length too large".to_owned())?;
-        lock(&self.data).resize(len, 0);
+        let mut data = lock(&self.data);
+        let more = len.saturating_sub(data.len());
+        data.try_reserve(more)
+            .map_err(|_| format!("no memory for a file of {len} bytes"))?;
+        data.resize(len, 0);
         Ok(())
     }
 
@@ -268,6 +276,10 @@ mod tests {
         f.write_at(3, b"").unwrap();
         assert_eq!(f.size().unwrap(), 11);
         assert!(f.write_at(u64::MAX, b"x").is_err());
+        // Room that cannot be had: an error, and the file is as it was.
+        assert!(f.write_at(u64::MAX / 2, b"x").is_err());
+        assert_eq!(f.size().unwrap(), 11);
+        assert!(f.truncate(u64::MAX / 2).is_err());
         f.truncate(2).unwrap();
         assert_eq!(read(&f), b"aX");
     }
