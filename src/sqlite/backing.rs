@@ -14,12 +14,63 @@ pub trait BackingFile: Send + Sync {
     fn read_at(&self, pos: u64, buf: &mut [u8]) -> Result<usize, String>;
     /// Writes all of `data` at `pos`, growing the file as needed.
     fn write_at(&self, pos: u64, data: &[u8]) -> Result<(), String>;
+    /// Writes `parts` one after another from `pos` (the frames of one commit, say), as that
+    /// many [`write_at`](Self::write_at)s would. A file whose every write is a system call or
+    /// a call into the host joins them ([`write_joined`]).
+    fn write_parts_at(&self, pos: u64, parts: &[&[u8]]) -> Result<(), String> {
+        let mut at = pos;
+        for part in parts {
+            self.write_at(at, part)?;
+            at = advance(at, part.len())?;
+        }
+        Ok(())
+    }
     /// The file's length.
     fn size(&self) -> Result<u64, String>;
     /// Cuts or extends the file to `len` bytes.
     fn truncate(&self, len: u64) -> Result<(), String>;
     /// Makes written data durable.
     fn sync(&self) -> Result<(), String>;
+}
+
+/// `pos` moved past `len` bytes.
+fn advance(pos: u64, len: usize) -> Result<u64, String> {
+    u64::try_from(len)
+        .ok()
+        .and_then(|len| pos.checked_add(len))
+        .ok_or_else(|| "write end overflows".to_owned())
+}
+
+/// The most bytes [`write_joined`] copies into one write.
+const JOINED_BYTES: usize = 1 << 20;
+
+/// [`BackingFile::write_parts_at`] with one `write_at` per run of parts of at most
+/// [`JOINED_BYTES`] (a part that size or larger is written alone, without a copy): the three or
+/// four frames of a small commit are one write instead of one each.
+pub fn write_joined(file: &dyn BackingFile, pos: u64, parts: &[&[u8]]) -> Result<(), String> {
+    if let [only] = parts {
+        return file.write_at(pos, only);
+    }
+    let (mut at, mut run) = (pos, Vec::new());
+    for part in parts {
+        if !run.is_empty() && run.len().saturating_add(part.len()) > JOINED_BYTES {
+            file.write_at(at, &run)?;
+            at = advance(at, run.len())?;
+            run.clear();
+        }
+        if run.is_empty() && part.len() >= JOINED_BYTES {
+            file.write_at(at, part)?;
+            at = advance(at, part.len())?;
+            continue;
+        }
+        run.try_reserve(part.len())
+            .map_err(|_| format!("no memory to write {} bytes", part.len()))?;
+        run.extend_from_slice(part);
+    }
+    if !run.is_empty() {
+        file.write_at(at, &run)?;
+    }
+    Ok(())
 }
 
 /// A namespace of files.
@@ -215,6 +266,10 @@ impl BackingFile for FsFile {
         self.0.write_all_at(data, pos).map_err(|e| e.to_string())
     }
 
+    fn write_parts_at(&self, pos: u64, parts: &[&[u8]]) -> Result<(), String> {
+        write_joined(self, pos, parts)
+    }
+
     fn size(&self) -> Result<u64, String> {
         self.0
             .metadata()
@@ -257,6 +312,49 @@ impl BackingStore for FsStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A memory file that records the length of each write.
+    struct Counted(MemoryFile, Mutex<Vec<usize>>);
+
+    impl BackingFile for Counted {
+        fn read_at(&self, pos: u64, buf: &mut [u8]) -> Result<usize, String> {
+            self.0.read_at(pos, buf)
+        }
+        fn write_at(&self, pos: u64, data: &[u8]) -> Result<(), String> {
+            lock(&self.1).push(data.len());
+            self.0.write_at(pos, data)
+        }
+        fn size(&self) -> Result<u64, String> {
+            self.0.size()
+        }
+        fn truncate(&self, len: u64) -> Result<(), String> {
+            self.0.truncate(len)
+        }
+        fn sync(&self) -> Result<(), String> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn joined_parts_are_written_in_runs_as_the_parts_one_by_one() {
+        let big = vec![7u8; JOINED_BYTES];
+        let half = vec![9u8; JOINED_BYTES / 2 + 1];
+        let cases: [(&[&[u8]], Vec<usize>); 5] = [
+            (&[b"ab"], vec![2]),
+            (&[b"ab", b"cde", b"f"], vec![6]),
+            (&[b"ab", &big, b"c"], vec![2, JOINED_BYTES, 1]),
+            (&[&half, &half, b"x"], vec![half.len(), half.len() + 1]),
+            (&[], vec![]),
+        ];
+        for (parts, writes) in cases {
+            let joined = Counted(MemoryFile::new(vec![0; 3]), Mutex::new(Vec::new()));
+            let one_by_one = MemoryFile::new(vec![0; 3]);
+            write_joined(&joined, 1, parts).unwrap();
+            one_by_one.write_parts_at(1, parts).unwrap();
+            assert_eq!(*lock(&joined.1), writes);
+            assert_eq!(read_all(&joined).unwrap(), read_all(&one_by_one).unwrap());
+        }
+    }
 
     #[test]
     fn a_memory_file_is_written_over_appended_to_and_extended_with_zeros() {

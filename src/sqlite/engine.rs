@@ -239,18 +239,17 @@ impl File for EngineFile {
         buffers: Vec<Arc<Buffer>>,
         c: Completion,
     ) -> turso_core::Result<Completion> {
-        let mut off = pos;
-        let mut total = 0usize;
-        for b in &buffers {
-            let data = b.as_slice();
-            self.file
-                .write_at(off, data)
-                .map_err(|e| io_err("write", e))?;
-            off = off
-                .checked_add(u64::try_from(data.len()).unwrap_or(u64::MAX))
-                .ok_or_else(|| internal("pwritev offset overflows"))?;
-            total = total.saturating_add(data.len());
-        }
+        let parts: Vec<&[u8]> = buffers.iter().map(|b| b.as_slice()).collect();
+        let total = parts
+            .iter()
+            .map(|p| p.len())
+            .fold(0usize, usize::saturating_add);
+        let off = pos
+            .checked_add(u64::try_from(total).unwrap_or(u64::MAX))
+            .ok_or_else(|| internal("pwritev offset overflows"))?;
+        self.file
+            .write_parts_at(pos, &parts)
+            .map_err(|e| io_err("write", e))?;
         self.written_to(off);
         c.complete(to_i32(total)?);
         Ok(c)

@@ -11,6 +11,6 @@ mod wal;
 pub use crate::sql::store::{SqliteMeteringStore, SqliteSnapshotStore, SqliteStateDb};
 #[cfg(not(target_arch = "wasm32"))]
 pub use backing::FsStore;
-pub use backing::{read_all, BackingFile, BackingStore, MemoryFile, MemoryStore};
+pub use backing::{read_all, write_joined, BackingFile, BackingStore, MemoryFile, MemoryStore};
 #[cfg(test)]
 pub(crate) use engine::DbError;

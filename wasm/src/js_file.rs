@@ -50,6 +50,11 @@ impl BackingFile for JsFile {
         (self.ops.write)(self.handle, data, num(pos)).map_err(text)
     }
 
+    /// One call into JavaScript (one system call in Node) for a commit's frames.
+    fn write_parts_at(&self, pos: u64, parts: &[&[u8]]) -> Result<(), String> {
+        asap_state::sqlite::write_joined(self, pos, parts)
+    }
+
     fn size(&self) -> Result<u64, String> {
         (self.ops.size)(self.handle).map(count).map_err(text)
     }
