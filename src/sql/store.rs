@@ -447,14 +447,6 @@ fn snapshot_from_row(row: &[SqlValue]) -> Result<StateSnapshot> {
     })
 }
 
-/// Column `i` of a `usage_events` row as text.
-fn row_text<'a>(row: &[SqlRef<'a>], i: usize, name: &str) -> Result<&'a str> {
-    row.get(i)
-        .ok_or_else(|| corrupt("usage_events: a row has too few columns".into()))?
-        .as_text()
-        .ok_or_else(|| corrupt(format!("usage_events.{name} is not text")))
-}
-
 /// Metrics text exactly as this library writes it (serde_json's form of [`UsageMetrics`]):
 /// read without a parser; `None` for any other text.
 fn written_metrics(text: &str) -> Option<UsageMetrics> {
@@ -532,11 +524,16 @@ fn metrics_from_text(text: &str) -> Result<UsageMetrics> {
     })
 }
 
-/// Appends a `usage_events` row's event as JSON text (what [`UsageEvent::push_json`] writes for
-/// [`event_from_row`]'s event), the row's text read where the connection holds it.
-fn push_event_row<C: Cell>(out: &mut String, row: &[C]) -> Result<()> {
+/// A `usage_events.timestamp` text as an instant.
+fn event_timestamp(text: &str) -> Result<Timestamp> {
+    Timestamp::parse_lenient(text, "usage_events.timestamp")
+        .map_err(|e| corrupt(e.message().to_owned()))
+}
+
+/// A `usage_events` row ([`EVENT_COLUMNS`]) checked and read, its text borrowed from the row:
+/// the ids (`id`, `task_id`, `agent_id`, `consumer_id`), the metrics and the timestamp.
+fn event_parts<C: Cell>(row: &[C]) -> Result<([&str; 4], UsageMetrics, Timestamp)> {
     let t = "usage_events";
-    // Columns checked in `event_from_row`'s order: a bad row gives the same error.
     let ids = [
         col_str(row, 0, t, "id")?,
         col_str(row, 1, t, "task_id")?,
@@ -544,26 +541,30 @@ fn push_event_row<C: Cell>(out: &mut String, row: &[C]) -> Result<()> {
         col_str(row, 3, t, "consumer_id")?,
     ];
     let metrics = metrics_from_text(col_str(row, 4, t, "metrics")?)?;
-    let timestamp =
-        Timestamp::parse_lenient(col_str(row, 5, t, "timestamp")?, "usage_events.timestamp")
-            .map_err(|e| corrupt(e.message().to_owned()))?;
+    Ok((
+        ids,
+        metrics,
+        event_timestamp(col_str(row, 5, t, "timestamp")?)?,
+    ))
+}
+
+/// Appends a `usage_events` row's event as JSON text (what [`UsageEvent::push_json`] writes for
+/// [`event_from_row`]'s event), read where the connection holds the row.
+fn push_event_row<C: Cell>(out: &mut String, row: &[C]) -> Result<()> {
+    let (ids, metrics, timestamp) = event_parts(row)?;
     push_event_json(out, ids, &metrics, timestamp);
     Ok(())
 }
 
 fn event_from_row(row: &[SqlValue]) -> Result<UsageEvent> {
-    let t = "usage_events";
+    let ([id, task_id, agent_id, consumer_id], metrics, timestamp) = event_parts(row)?;
     Ok(UsageEvent {
-        id: col_text(row, 0, t, "id")?,
-        task_id: col_text(row, 1, t, "task_id")?,
-        agent_id: col_text(row, 2, t, "agent_id")?,
-        consumer_id: col_text(row, 3, t, "consumer_id")?,
-        metrics: metrics_from_text(&col_text(row, 4, t, "metrics")?)?,
-        timestamp: Timestamp::parse_lenient(
-            &col_text(row, 5, t, "timestamp")?,
-            "usage_events.timestamp",
-        )
-        .map_err(|e| corrupt(e.message().to_owned()))?,
+        id: id.to_owned(),
+        task_id: task_id.to_owned(),
+        agent_id: agent_id.to_owned(),
+        consumer_id: consumer_id.to_owned(),
+        metrics,
+        timestamp,
     })
 }
 
@@ -941,7 +942,12 @@ impl MeteringStore for SqliteMeteringStore {
                 &format!("SELECT metrics FROM usage_events{clause}"),
                 &refs(&params),
                 &mut |row| {
-                    totals.add(&metrics_from_text(row_text(row, 0, "metrics")?)?);
+                    totals.add(&metrics_from_text(col_str(
+                        row,
+                        0,
+                        "usage_events",
+                        "metrics",
+                    )?)?);
                     Ok(())
                 },
             )?;
@@ -965,13 +971,10 @@ impl MeteringStore for SqliteMeteringStore {
                 ),
                 &refs(&params),
                 &mut |row| {
-                    let at = Timestamp::parse_lenient(
-                        row_text(row, 0, "timestamp")?,
-                        "usage_events.timestamp",
-                    )
-                    .map_err(|e| corrupt(e.message().to_owned()))?;
+                    let t = "usage_events";
+                    let at = event_timestamp(col_str(row, 0, t, "timestamp")?)?;
                     if at < options.end {
-                        events.push((at, metrics_from_text(row_text(row, 1, "metrics")?)?));
+                        events.push((at, metrics_from_text(col_str(row, 1, t, "metrics")?)?));
                     }
                     Ok(())
                 },

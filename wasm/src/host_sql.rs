@@ -172,6 +172,11 @@ fn query_text(units: usize) -> Result<String> {
             .max(4)
             .saturating_add(filled);
         if buf.len() < need {
+            // Room that cannot be had is an error, not an abort of the instance.
+            buf.try_reserve(need.saturating_sub(buf.len()))
+                .map_err(|_| {
+                    StateError::StorageIo(format!("no memory for a query's {units} units of text"))
+                })?;
             buf.resize(need, 0);
         }
         let from = u32::try_from(done).map_err(|_| bad())?;
