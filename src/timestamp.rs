@@ -220,11 +220,19 @@ impl Timestamp {
     }
 }
 
-impl fmt::Display for Timestamp {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Timestamp {
+    /// The text [`Display`](fmt::Display) writes, without going through a formatter (the SQL
+    /// store binds it on every write).
+    pub fn iso(self) -> String {
         let mut text = String::with_capacity(32);
         self.push_iso(&mut text);
-        f.write_str(&text)
+        text
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.iso())
     }
 }
 
@@ -244,6 +252,7 @@ mod tests {
         assert_eq!(t.to_string(), "2025-02-08T12:00:00+00:00");
         let t = Timestamp::parse("2025-02-08T12:00:00.5Z", "t").unwrap();
         assert_eq!(t.to_string(), "2025-02-08T12:00:00.500000+00:00");
+        assert_eq!(t.iso(), t.to_string());
         let t = Timestamp::parse("2025-02-08T12:00:00.1234567+01:00", "t").unwrap();
         assert_eq!(t.to_string(), "2025-02-08T11:00:00.123456+00:00");
         assert_eq!(Timestamp::MIN.to_string(), "0001-01-01T00:00:00+00:00");

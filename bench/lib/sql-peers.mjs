@@ -38,6 +38,7 @@ const EVENT_COLUMNS = "id, task_id, agent_id, consumer_id, metrics, timestamp";
 export const SQL = {
   latest: "SELECT version FROM snapshots WHERE task_id = ? ORDER BY version DESC LIMIT 1",
   insert: "INSERT OR REPLACE INTO snapshots (task_id, id, version, data, checkpoint, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+  insertNew: "INSERT INTO snapshots (task_id, id, version, data, checkpoint, created_at) VALUES (?, ?, ?, ?, ?, ?)",
   getVersion: `SELECT ${SNAPSHOT_COLUMNS} FROM snapshots WHERE task_id = ? AND version = ?`,
   getLatest: `SELECT ${SNAPSHOT_COLUMNS} FROM snapshots WHERE task_id = ? ORDER BY version DESC LIMIT 1`,
   versions: "SELECT version FROM snapshots WHERE task_id = ? ORDER BY version",
@@ -144,7 +145,7 @@ export class SqlStatementStore {
       const latest = this.d.all(SQL.latest, [input.task_id])[0]?.[0] ?? 0;
       const version = input.version ?? latest + 1;
       const s = { id: input.id ?? `snap_${randomUUID()}`, task_id: input.task_id, version, checkpoint: input.checkpoint ?? false, created_at: isoMicros(Date.now()) };
-      this.d.exec(SQL.insert, [s.task_id, s.id, version, data, s.checkpoint ? 1 : 0, s.created_at]);
+      this.d.exec(input.version == null ? SQL.insertNew : SQL.insert, [s.task_id, s.id, version, data, s.checkpoint ? 1 : 0, s.created_at]);
       return { ...s, data: JSON.parse(data) };
     });
   }

@@ -45,7 +45,7 @@ export class RawObject extends DurableObject {
     return this.ctx.storage.transactionSync(() => {
       const latest = this.sql.exec("SELECT version FROM snapshots WHERE task_id = ? ORDER BY version DESC LIMIT 1", input.task_id).toArray()[0];
       const snapshot = { id: "snap_" + crypto.randomUUID(), task_id: input.task_id, version: (latest?.version ?? 0) + 1, data: input.data, checkpoint: false, created_at: new Date().toISOString() };
-      this.sql.exec("INSERT OR REPLACE INTO snapshots (" + COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?)", snapshot.task_id, snapshot.id, snapshot.version, JSON.stringify(snapshot.data), 0, snapshot.created_at);
+      this.sql.exec("INSERT INTO snapshots (" + COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?)", snapshot.task_id, snapshot.id, snapshot.version, JSON.stringify(snapshot.data), 0, snapshot.created_at);
       return snapshot;
     });
   }

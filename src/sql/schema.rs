@@ -104,8 +104,19 @@ pub const EVENT_COLUMNS: &str = usage_events!(columns);
 
 // ------------------------------------------------------------------------------ statements
 
+/// A save with an explicit `version` (an upsert on `(task_id, version)`).
 pub const INSERT_SNAPSHOT: &str = concat!(
     "INSERT OR REPLACE INTO snapshots (",
+    snapshots!(columns),
+    ") VALUES (",
+    snapshots!(placeholders),
+    ")"
+);
+/// A save whose version the store chose (the latest + 1, so no row has it): a plain `INSERT`.
+/// The engine journals the pages an `OR REPLACE` touches in case it aborts halfway (SQLite's
+/// statement journal: a `REPLACE` may delete before it inserts); a one-row `INSERT` needs none.
+pub const INSERT_NEW_SNAPSHOT: &str = concat!(
+    "INSERT INTO snapshots (",
     snapshots!(columns),
     ") VALUES (",
     snapshots!(placeholders),
@@ -253,6 +264,10 @@ mod tests {
         assert_eq!(
             INSERT_SNAPSHOT,
             "INSERT OR REPLACE INTO snapshots (task_id, id, version, data, checkpoint, created_at) VALUES (?, ?, ?, ?, ?, ?)"
+        );
+        assert_eq!(
+            INSERT_NEW_SNAPSHOT,
+            "INSERT INTO snapshots (task_id, id, version, data, checkpoint, created_at) VALUES (?, ?, ?, ?, ?, ?)"
         );
         assert_eq!(
             INSERT_CHUNK,

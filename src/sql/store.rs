@@ -658,15 +658,20 @@ impl SqliteSnapshotStore {
                     &[text(&snapshot.task_id), int(version)],
                 )?;
             }
+            let insert = if replaces {
+                schema::INSERT_SNAPSHOT
+            } else {
+                schema::INSERT_NEW_SNAPSHOT
+            };
             conn.execute(
-                schema::INSERT_SNAPSHOT,
+                insert,
                 &[
                     text(&snapshot.task_id),
                     text(&snapshot.id),
                     int(snapshot.version),
                     text(if chunked.is_some() { "" } else { data }),
                     int(u64::from(snapshot.checkpoint)),
-                    text(&snapshot.created_at.to_string()),
+                    text(&snapshot.created_at.iso()),
                 ],
             )?;
             if let Some(limit) = chunked {
@@ -853,11 +858,11 @@ fn event_filter(agent_id: Option<&str>, window: Window) -> (String, Vec<SqlValue
     }
     if let Some(start) = window.start {
         conditions.push("timestamp >= ?");
-        params.push(SqlValue::Text(start.to_string()));
+        params.push(SqlValue::Text(start.iso()));
     }
     if let Some(end) = window.end {
         conditions.push("timestamp <= ?");
-        params.push(SqlValue::Text(end.to_string()));
+        params.push(SqlValue::Text(end.iso()));
     }
     let clause = if conditions.is_empty() {
         String::new()
@@ -889,7 +894,7 @@ impl MeteringStore for SqliteMeteringStore {
                     text(&event.agent_id),
                     text(&event.consumer_id),
                     text(&to_json_text(&event.metrics)?),
-                    text(&event.timestamp.to_string()),
+                    text(&event.timestamp.iso()),
                 ],
             )?;
             Ok(event)
