@@ -391,6 +391,13 @@ impl UsageEvent {
         );
     }
 
+    /// The event's JSON text (see [`UsageEvent::push_json`]).
+    pub fn json_text(&self) -> String {
+        let mut out = String::with_capacity(256);
+        self.push_json(&mut out);
+        out
+    }
+
     /// The JSON text of `events` as an array (what serde_json writes for the list).
     pub fn list_json(events: &[UsageEvent]) -> String {
         let mut out = String::with_capacity(events.len().saturating_mul(200).saturating_add(2));
@@ -423,20 +430,34 @@ pub(crate) fn push_event_json(
     crate::json::push_json_string(out, agent_id);
     out.push_str(",\"consumer_id\":");
     crate::json::push_json_string(out, consumer_id);
-    out.push_str(",\"metrics\":{\"tokens_in\":");
-    crate::json::push_u64(out, m.tokens_in);
-    out.push_str(",\"tokens_out\":");
-    crate::json::push_u64(out, m.tokens_out);
-    out.push_str(",\"duration_ms\":");
-    crate::json::push_u64(out, m.duration_ms);
-    out.push_str(",\"api_calls\":");
-    crate::json::push_u64(out, m.api_calls);
-    out.push_str("},\"timestamp\":\"");
+    out.push_str(",\"metrics\":");
+    m.push_json(out);
+    out.push_str(",\"timestamp\":\"");
     timestamp.push_iso(out);
     out.push_str("\"}");
 }
 
 impl UsageMetrics {
+    /// Appends the metrics' JSON text, byte for byte what serde_json writes for them.
+    pub fn push_json(&self, out: &mut String) {
+        out.push_str("{\"tokens_in\":");
+        crate::json::push_u64(out, self.tokens_in);
+        out.push_str(",\"tokens_out\":");
+        crate::json::push_u64(out, self.tokens_out);
+        out.push_str(",\"duration_ms\":");
+        crate::json::push_u64(out, self.duration_ms);
+        out.push_str(",\"api_calls\":");
+        crate::json::push_u64(out, self.api_calls);
+        out.push('}');
+    }
+
+    /// The metrics' JSON text (see [`UsageMetrics::push_json`]).
+    pub fn json_text(&self) -> String {
+        let mut out = String::with_capacity(96);
+        self.push_json(&mut out);
+        out
+    }
+
     /// Parses a JSON metrics object; missing fields are 0.
     pub fn from_json(value: &Value) -> Result<Self> {
         let f = Fields::new(

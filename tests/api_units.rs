@@ -429,4 +429,11 @@ fn usage_event_json_text_is_serde_jsons() {
         serde_json::to_string(&events).unwrap()
     );
     assert_eq!(asap_state::UsageEvent::list_json(&[]), "[]");
+    for e in &events {
+        assert_eq!(e.json_text(), serde_json::to_string(e).unwrap());
+        assert_eq!(
+            e.metrics.json_text(),
+            serde_json::to_string(&e.metrics).unwrap()
+        );
+    }
 }

@@ -603,11 +603,6 @@ fn refs(params: &[SqlValue]) -> Vec<SqlRef<'_>> {
     params.iter().map(SqlValue::as_ref).collect()
 }
 
-fn to_json_text(value: &impl serde::Serialize) -> Result<String> {
-    serde_json::to_string(value)
-        .map_err(|e| StateError::StorageIo(format!("could not encode JSON: {e}")))
-}
-
 // ------------------------------------------------------------------------------ snapshots
 
 /// The snapshot store of a [`SqliteStateDb`] (table `snapshots`).
@@ -893,7 +888,7 @@ impl MeteringStore for SqliteMeteringStore {
                     text(&event.task_id),
                     text(&event.agent_id),
                     text(&event.consumer_id),
-                    text(&to_json_text(&event.metrics)?),
+                    text(&event.metrics.json_text()),
                     text(&event.timestamp.iso()),
                 ],
             )?;
@@ -1074,7 +1069,8 @@ mod tests {
             api_calls: 10,
         };
         assert_eq!(written_metrics(written), Some(want));
-        assert_eq!(to_json_text(&want).unwrap(), written);
+        assert_eq!(serde_json::to_string(&want).unwrap(), written);
+        assert_eq!(want.json_text(), written);
         // Any other form is left to the parser, which gives the same answer or the error.
         for text in [
             r#"{"tokens_in": 3,"tokens_out":0,"duration_ms":1,"api_calls":10}"#,

@@ -29,7 +29,8 @@ fn timestamp(v: &JsValue, name: &str) -> JsResult<Timestamp> {
 pub(crate) fn record(store: &dyn MeteringStore, event: &JsValue) -> JsResult<JsValue> {
     let input = js(arg_or_null(event, "event", StateError::InvalidEvent)
         .and_then(|v| UsageEventInput::from_json(&v)))?;
-    to_js(&js(store.record(input))?)
+    // Written by the core's event writer (serde_json's bytes, without its formatter).
+    text_to_js(&js(store.record(input))?.json_text())
 }
 
 pub(crate) fn query(
