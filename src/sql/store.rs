@@ -450,24 +450,34 @@ fn snapshot_from_row(row: &[SqlValue]) -> Result<StateSnapshot> {
 /// Metrics text exactly as this library writes it (serde_json's form of [`UsageMetrics`]):
 /// read without a parser; `None` for any other text.
 fn written_metrics(text: &str) -> Option<UsageMetrics> {
-    /// A non-negative integer as serde_json writes it, and the text after it.
-    fn int(text: &str) -> Option<(u64, &str)> {
-        let end = text
-            .bytes()
-            .position(|c| !c.is_ascii_digit())
-            .unwrap_or(text.len());
-        let (digits, rest) = text.split_at_checked(end)?;
-        if digits.len() > 1 && digits.starts_with('0') {
-            return None;
+    /// A non-negative integer as serde_json writes it, and the bytes after it (one pass).
+    fn int(text: &[u8]) -> Option<(u64, &[u8])> {
+        let (mut n, mut len) = (0u64, 0usize);
+        for &c in text {
+            let Some(d) = c.checked_sub(b'0').filter(|d| *d <= 9) else {
+                break;
+            };
+            // A leading zero, or past u64: not this form.
+            if len == 1 && n == 0 {
+                return None;
+            }
+            // Below 19 digits no u64 overflows (checked multiplication is a 128-bit one in wasm).
+            n = if len < 18 {
+                n.wrapping_mul(10).wrapping_add(u64::from(d))
+            } else {
+                n.checked_mul(10)?.checked_add(u64::from(d))?
+            };
+            len = len.wrapping_add(1);
         }
-        // Empty, or past u64: not this form.
-        Some((digits.parse().ok()?, rest))
+        // Empty: not this form.
+        (len > 0).then_some((n, text.get(len..)?))
     }
-    let (tokens_in, rest) = int(text.strip_prefix("{\"tokens_in\":")?)?;
-    let (tokens_out, rest) = int(rest.strip_prefix(",\"tokens_out\":")?)?;
-    let (duration_ms, rest) = int(rest.strip_prefix(",\"duration_ms\":")?)?;
-    let (api_calls, rest) = int(rest.strip_prefix(",\"api_calls\":")?)?;
-    (rest == "}").then_some(UsageMetrics {
+    let text = text.as_bytes();
+    let (tokens_in, rest) = int(text.strip_prefix(b"{\"tokens_in\":")?)?;
+    let (tokens_out, rest) = int(rest.strip_prefix(b",\"tokens_out\":")?)?;
+    let (duration_ms, rest) = int(rest.strip_prefix(b",\"duration_ms\":")?)?;
+    let (api_calls, rest) = int(rest.strip_prefix(b",\"api_calls\":")?)?;
+    (rest == b"}").then_some(UsageMetrics {
         tokens_in,
         tokens_out,
         duration_ms,
@@ -1058,6 +1068,24 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn written_metrics_read_back_exactly(
+            a: u64, b: u64, c: u64, d: u64, digits in 0u32..20,
+        ) {
+            // Every width, not only the 19-20 digits most random u64s have.
+            let m = UsageMetrics {
+                tokens_in: a,
+                tokens_out: b % 10u64.pow(digits),
+                duration_ms: c >> (digits * 3),
+                api_calls: d % 1000,
+            };
+            let text = m.json_text();
+            proptest::prop_assert_eq!(written_metrics(&text), Some(m));
+            proptest::prop_assert_eq!(serde_json::from_str::<serde_json::Value>(&text).unwrap(), serde_json::to_value(m).unwrap());
+        }
+    }
+
     #[test]
     fn metrics_as_this_library_writes_them_are_read_without_a_parser() {
         let written =
@@ -1075,7 +1103,9 @@ mod tests {
         for text in [
             r#"{"tokens_in": 3,"tokens_out":0,"duration_ms":1,"api_calls":10}"#,
             r#"{"tokens_in":03,"tokens_out":0,"duration_ms":1,"api_calls":10}"#,
+            r#"{"tokens_in":3,"tokens_out":00,"duration_ms":1,"api_calls":10}"#,
             r#"{"tokens_in":3,"tokens_out":0,"duration_ms":18446744073709551616,"api_calls":1}"#,
+            r#"{"tokens_in":3,"tokens_out":0,"duration_ms":99999999999999999999,"api_calls":1}"#,
             r#"{"tokens_in":3,"tokens_out":0,"duration_ms":1}"#,
             r#"{"tokens_out":0,"tokens_in":3,"duration_ms":1,"api_calls":10}"#,
             r#"{"tokens_in":3,"tokens_out":0,"duration_ms":1,"api_calls":10,"x":1}"#,
@@ -1086,6 +1116,8 @@ mod tests {
         ] {
             assert_eq!(written_metrics(text), None, "{text}");
         }
+        let zeros = r#"{"tokens_in":0,"tokens_out":0,"duration_ms":0,"api_calls":0}"#;
+        assert_eq!(written_metrics(zeros), Some(UsageMetrics::default()));
         let m = metrics_from_text(r#"{"tokens_in":03,"api_calls":1}"#);
         assert!(corrupt_message(m).contains("usage_events.metrics"));
         let m =
