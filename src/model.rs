@@ -421,6 +421,23 @@ pub(crate) fn push_event_json(
     m: &UsageMetrics,
     timestamp: Timestamp,
 ) {
+    push_event_json_by(
+        out,
+        ids,
+        |out| m.push_json(out),
+        |out| timestamp.push_iso(out),
+    );
+}
+
+/// [`push_event_json`] with the metrics' JSON text and the timestamp's text (without quotes)
+/// written by `metrics` and `timestamp`: a reader that holds those texts already in this
+/// library's form copies them.
+pub(crate) fn push_event_json_by(
+    out: &mut String,
+    ids: [&str; 4],
+    metrics: impl FnOnce(&mut String),
+    timestamp: impl FnOnce(&mut String),
+) {
     let [id, task_id, agent_id, consumer_id] = ids;
     out.push_str("{\"id\":");
     crate::json::push_json_string(out, id);
@@ -431,9 +448,9 @@ pub(crate) fn push_event_json(
     out.push_str(",\"consumer_id\":");
     crate::json::push_json_string(out, consumer_id);
     out.push_str(",\"metrics\":");
-    m.push_json(out);
+    metrics(out);
     out.push_str(",\"timestamp\":\"");
-    timestamp.push_iso(out);
+    timestamp(out);
     out.push_str("\"}");
 }
 

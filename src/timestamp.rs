@@ -231,6 +231,14 @@ fn parse_written(text: &str) -> Option<Timestamp> {
 }
 
 impl Timestamp {
+    /// The instant of `text` if it is exactly what [`Timestamp::push_iso`] writes for it (so a
+    /// reader may copy the text instead of writing it again); `None` for any other text.
+    pub(crate) fn read_canonical(text: &str) -> Option<Timestamp> {
+        // The one form `parse_written` accepts that this library does not write: zero
+        // microseconds spelled out (Python's isoformat leaves them out).
+        parse_written(text).filter(|_| !text.ends_with(".000000+00:00"))
+    }
+
     /// The text [`Display`](fmt::Display) writes, without going through a formatter (the SQL
     /// store binds it on every write).
     pub fn iso(self) -> String {
@@ -303,6 +311,17 @@ mod tests {
             let text = t.iso();
             prop_assert_eq!(parse_written(&text), Some(t));
             prop_assert_eq!(scanned(&text), Some(t));
+        }
+
+        #[test]
+        fn canonical_text_is_exactly_what_push_iso_writes(micros in MIN_MICROS..=MAX_MICROS) {
+            let t = Timestamp::from_micros(micros).unwrap();
+            prop_assert_eq!(Timestamp::read_canonical(&t.iso()), Some(t));
+            // Zero microseconds spelled out read as the same instant, but not as canonical.
+            let whole = Timestamp::from_micros(micros - micros.rem_euclid(1_000_000)).unwrap();
+            let spelled = whole.iso().replace("+00:00", ".000000+00:00");
+            prop_assert_eq!(Timestamp::read_canonical(&spelled), None);
+            prop_assert_eq!(Timestamp::parse(&spelled, "t").ok(), Some(whole));
         }
 
         #[test]

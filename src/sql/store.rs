@@ -12,7 +12,7 @@ use crate::error::{Result, StateError};
 use crate::export;
 use crate::json::data_from_text;
 use crate::model::{
-    self, push_event_json, DataText, StateSnapshot, StateSnapshotInput, TaskSummary, Totals,
+    self, push_event_json_by, DataText, StateSnapshot, StateSnapshotInput, TaskSummary, Totals,
     UsageAggregate, UsageBucket, UsageEvent, UsageEventInput, UsageMetrics,
 };
 use crate::options::{
@@ -540,9 +540,19 @@ fn event_timestamp(text: &str) -> Result<Timestamp> {
         .map_err(|e| corrupt(e.message().to_owned()))
 }
 
-/// A `usage_events` row ([`EVENT_COLUMNS`]) checked and read, its text borrowed from the row:
-/// the ids (`id`, `task_id`, `agent_id`, `consumer_id`), the metrics and the timestamp.
-fn event_parts<C: Cell>(row: &[C]) -> Result<([&str; 4], UsageMetrics, Timestamp)> {
+/// A `usage_events` row ([`EVENT_COLUMNS`]) checked and read, its text borrowed from the row.
+struct EventParts<'a> {
+    /// `id`, `task_id`, `agent_id`, `consumer_id`.
+    ids: [&'a str; 4],
+    metrics: UsageMetrics,
+    /// The row's metrics text, when it is what this library writes for `metrics`.
+    metrics_text: Option<&'a str>,
+    timestamp: Timestamp,
+    /// The row's timestamp text, when it is what this library writes for `timestamp`.
+    timestamp_text: Option<&'a str>,
+}
+
+fn event_parts<C: Cell>(row: &[C]) -> Result<EventParts<'_>> {
     let t = "usage_events";
     let ids = [
         col_str(row, 0, t, "id")?,
@@ -550,24 +560,52 @@ fn event_parts<C: Cell>(row: &[C]) -> Result<([&str; 4], UsageMetrics, Timestamp
         col_str(row, 2, t, "agent_id")?,
         col_str(row, 3, t, "consumer_id")?,
     ];
-    let metrics = metrics_from_text(col_str(row, 4, t, "metrics")?)?;
-    Ok((
+    let text = col_str(row, 4, t, "metrics")?;
+    let (metrics, metrics_text) = match written_metrics(text) {
+        Some(m) => (m, Some(text)),
+        None => (metrics_from_text(text)?, None),
+    };
+    let text = col_str(row, 5, t, "timestamp")?;
+    let (timestamp, timestamp_text) = match Timestamp::read_canonical(text) {
+        Some(at) => (at, Some(text)),
+        None => (event_timestamp(text)?, None),
+    };
+    Ok(EventParts {
         ids,
         metrics,
-        event_timestamp(col_str(row, 5, t, "timestamp")?)?,
-    ))
+        metrics_text,
+        timestamp,
+        timestamp_text,
+    })
 }
 
 /// Appends a `usage_events` row's event as JSON text (what [`UsageEvent::push_json`] writes for
-/// [`event_from_row`]'s event), read where the connection holds the row.
+/// [`event_from_row`]'s event), read where the connection holds the row: metrics and timestamp
+/// text already in this library's form are copied.
 fn push_event_row<C: Cell>(out: &mut String, row: &[C]) -> Result<()> {
-    let (ids, metrics, timestamp) = event_parts(row)?;
-    push_event_json(out, ids, &metrics, timestamp);
+    let e = event_parts(row)?;
+    push_event_json_by(
+        out,
+        e.ids,
+        |out| match e.metrics_text {
+            Some(text) => out.push_str(text),
+            None => e.metrics.push_json(out),
+        },
+        |out| match e.timestamp_text {
+            Some(text) => out.push_str(text),
+            None => e.timestamp.push_iso(out),
+        },
+    );
     Ok(())
 }
 
 fn event_from_row(row: &[SqlValue]) -> Result<UsageEvent> {
-    let ([id, task_id, agent_id, consumer_id], metrics, timestamp) = event_parts(row)?;
+    let EventParts {
+        ids: [id, task_id, agent_id, consumer_id],
+        metrics,
+        timestamp,
+        ..
+    } = event_parts(row)?;
     Ok(UsageEvent {
         id: id.to_owned(),
         task_id: task_id.to_owned(),
@@ -1058,6 +1096,41 @@ mod tests {
         for (e, code, message) in cases {
             let s = StateError::from(e);
             assert_eq!((s.code(), s.message()), (code, message));
+        }
+    }
+
+    #[test]
+    fn an_event_row_is_written_as_its_event_whether_its_texts_are_copied_or_not() {
+        let canonical = r#"{"tokens_in":3,"tokens_out":0,"duration_ms":7,"api_calls":1}"#;
+        for (metrics, timestamp) in [
+            (canonical, "2025-02-08T12:00:00+00:00"),
+            (canonical, "2025-02-08T12:00:00.250000+00:00"),
+            (canonical, "2025-02-08T12:00:00.000000+00:00"),
+            (canonical, "2025-02-08T13:00:00+01:00"),
+            (canonical, "2025-02-08 12:00:00"),
+            (
+                r#"{"tokens_in": 3, "duration_ms": 7, "api_calls": 1}"#,
+                "2025-02-08T12:00:00Z",
+            ),
+            (
+                r#"{"api_calls":1,"tokens_in":3,"duration_ms":7}"#,
+                "2025-02-08T12:00:00+00:00",
+            ),
+        ] {
+            let row: Vec<SqlValue> = ["evt_1", "t\"1", "agent", "c"]
+                .into_iter()
+                .chain([metrics, timestamp])
+                .map(|v| SqlValue::Text(v.to_owned()))
+                .collect();
+            let mut written = String::new();
+            push_event_row(&mut written, &row).unwrap();
+            let event = event_from_row(&row).unwrap();
+            assert_eq!(
+                written,
+                serde_json::to_string(&event).unwrap(),
+                "{metrics} {timestamp}"
+            );
+            assert_eq!(event.metrics.tokens_in, 3);
         }
     }
 
