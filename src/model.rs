@@ -42,6 +42,21 @@ impl StateSnapshot {
         checkpoint: bool,
         created_at: Timestamp,
     ) -> String {
+        Self::json_text_by(id, task_id, version, data_text, checkpoint, |out| {
+            created_at.push_iso(out);
+        })
+    }
+
+    /// [`StateSnapshot::json_text`] with `created_at`'s text (without quotes) written by
+    /// `created_at`: a reader that holds it in this library's form already copies it.
+    pub(crate) fn json_text_by(
+        id: &str,
+        task_id: &str,
+        version: u64,
+        data_text: &str,
+        checkpoint: bool,
+        created_at: impl FnOnce(&mut String),
+    ) -> String {
         let mut out = String::with_capacity(data_text.len().saturating_add(160));
         out.push_str("{\"id\":");
         crate::json::push_json_string(&mut out, id);
@@ -57,7 +72,7 @@ impl StateSnapshot {
             ",\"checkpoint\":false,\"created_at\":\""
         });
         // A timestamp's text needs no escaping.
-        created_at.push_iso(&mut out);
+        created_at(&mut out);
         out.push_str("\"}");
         out
     }

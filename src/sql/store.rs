@@ -410,16 +410,27 @@ fn snapshot_json_from_row<C: Cell>(row: &[C]) -> Result<String> {
             e.message()
         ))
     })?;
-    let created_at =
-        Timestamp::parse_lenient(col_str(row, 5, t, "created_at")?, "snapshots.created_at")
-            .map_err(|e| corrupt(e.message().to_owned()))?;
-    Ok(StateSnapshot::json_text(
+    let text = col_str(row, 5, t, "created_at")?;
+    // Text already in this library's form is copied, any other is read and written again.
+    let canonical = Timestamp::read_canonical(text).is_some();
+    let created_at = if canonical {
+        None
+    } else {
+        Some(
+            Timestamp::parse_lenient(text, "snapshots.created_at")
+                .map_err(|e| corrupt(e.message().to_owned()))?,
+        )
+    };
+    Ok(StateSnapshot::json_text_by(
         col_str(row, 1, t, "id")?,
         task_id,
         version,
         &data,
         col_int(row, 4, t, "checkpoint")? != 0,
-        created_at,
+        |out| match created_at {
+            Some(at) => at.push_iso(out),
+            None => out.push_str(text),
+        },
     ))
 }
 
@@ -1132,6 +1143,36 @@ mod tests {
             );
             assert_eq!(event.metrics.tokens_in, 3);
         }
+    }
+
+    #[test]
+    fn a_snapshot_row_gives_its_created_at_in_this_librarys_form_copied_or_not() {
+        for created_at in [
+            "2025-02-08T12:00:00+00:00",
+            "2025-02-08T12:00:00.250000+00:00",
+            "2025-02-08T12:00:00.000000+00:00",
+            "2025-02-08T13:00:00.25+01:00",
+            "2025-02-08 12:00:00",
+        ] {
+            let row = vec![
+                SqlValue::Text("t".into()),
+                SqlValue::Text("snap_1".into()),
+                SqlValue::Integer(2),
+                SqlValue::Text(r#"{"a":1}"#.into()),
+                SqlValue::Integer(0),
+                SqlValue::Text(created_at.into()),
+            ];
+            let at = Timestamp::parse_lenient(created_at, "t").unwrap();
+            let want = StateSnapshot::json_text("snap_1", "t", 2, r#"{"a":1}"#, false, at);
+            assert_eq!(snapshot_json_from_row(&row).unwrap(), want, "{created_at}");
+            assert!(want.contains(&format!("\"created_at\":\"{}\"", at.iso())));
+        }
+        let mut row = vec![SqlValue::Text("t".into()); 6];
+        row[2] = SqlValue::Integer(1);
+        row[3] = SqlValue::Text("{}".into());
+        row[4] = SqlValue::Integer(0);
+        row[5] = SqlValue::Text("yesterday".into());
+        assert!(corrupt_message(snapshot_json_from_row(&row)).contains("snapshots.created_at"));
     }
 
     fn corrupt_message<T: std::fmt::Debug>(r: Result<T>) -> String {
