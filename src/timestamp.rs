@@ -231,12 +231,16 @@ fn parse_written(text: &str) -> Option<Timestamp> {
 }
 
 impl Timestamp {
-    /// The instant of `text` if it is exactly what [`Timestamp::push_iso`] writes for it (so a
-    /// reader may copy the text instead of writing it again); `None` for any other text.
-    pub(crate) fn read_canonical(text: &str) -> Option<Timestamp> {
-        // The one form `parse_written` accepts that this library does not write: zero
-        // microseconds spelled out (Python's isoformat leaves them out).
-        parse_written(text).filter(|_| !text.ends_with(".000000+00:00"))
+    /// Reads a stored timestamp as [`Timestamp::parse_lenient`] does, and says whether `text` is
+    /// exactly what [`Timestamp::push_iso`] writes for it (a reader may then copy the text
+    /// instead of writing it again). The text is read once either way.
+    pub(crate) fn parse_stored(text: &str, field: &str) -> Result<(Timestamp, bool)> {
+        match parse_written(text) {
+            // The one form `parse_written` accepts that this library does not write: zero
+            // microseconds spelled out (Python's isoformat leaves them out).
+            Some(at) => Ok((at, !text.ends_with(".000000+00:00"))),
+            None => Timestamp::parse_lenient(text, field).map(|at| (at, false)),
+        }
     }
 
     /// The text [`Display`](fmt::Display) writes, without going through a formatter (the SQL
@@ -316,12 +320,15 @@ mod tests {
         #[test]
         fn canonical_text_is_exactly_what_push_iso_writes(micros in MIN_MICROS..=MAX_MICROS) {
             let t = Timestamp::from_micros(micros).unwrap();
-            prop_assert_eq!(Timestamp::read_canonical(&t.iso()), Some(t));
+            prop_assert_eq!(Timestamp::parse_stored(&t.iso(), "t").ok(), Some((t, true)));
             // Zero microseconds spelled out read as the same instant, but not as canonical.
             let whole = Timestamp::from_micros(micros - micros.rem_euclid(1_000_000)).unwrap();
             let spelled = whole.iso().replace("+00:00", ".000000+00:00");
-            prop_assert_eq!(Timestamp::read_canonical(&spelled), None);
+            prop_assert_eq!(Timestamp::parse_stored(&spelled, "t").ok(), Some((whole, false)));
             prop_assert_eq!(Timestamp::parse(&spelled, "t").ok(), Some(whole));
+            // Other text: what the lenient reader answers, never canonical.
+            let offset = whole.iso().replace("+00:00", "Z");
+            prop_assert_eq!(Timestamp::parse_stored(&offset, "t").ok(), Some((whole, false)));
         }
 
         #[test]

@@ -411,25 +411,20 @@ fn snapshot_json_from_row<C: Cell>(row: &[C]) -> Result<String> {
         ))
     })?;
     let text = col_str(row, 5, t, "created_at")?;
-    // Text already in this library's form is copied, any other is read and written again.
-    let canonical = Timestamp::read_canonical(text).is_some();
-    let created_at = if canonical {
-        None
-    } else {
-        Some(
-            Timestamp::parse_lenient(text, "snapshots.created_at")
-                .map_err(|e| corrupt(e.message().to_owned()))?,
-        )
-    };
+    // Text already in this library's form is copied, any other is written again.
+    let (created_at, canonical) = stored_timestamp(text, "snapshots.created_at")?;
     Ok(StateSnapshot::json_text_by(
         col_str(row, 1, t, "id")?,
         task_id,
         version,
         &data,
         col_int(row, 4, t, "checkpoint")? != 0,
-        |out| match created_at {
-            Some(at) => at.push_iso(out),
-            None => out.push_str(text),
+        |out| {
+            if canonical {
+                out.push_str(text);
+            } else {
+                created_at.push_iso(out);
+            }
         },
     ))
 }
@@ -497,9 +492,20 @@ fn written_metrics(text: &str) -> Option<UsageMetrics> {
 }
 
 fn metrics_from_text(text: &str) -> Result<UsageMetrics> {
+    stored_metrics(text).map(|(m, _)| m)
+}
+
+/// A row's metrics, and whether `text` is exactly what this library writes for them (a reader
+/// may then copy it).
+fn stored_metrics(text: &str) -> Result<(UsageMetrics, bool)> {
     if let Some(m) = written_metrics(text) {
-        return Ok(m);
+        return Ok((m, true));
     }
+    parsed_metrics(text).map(|m| (m, false))
+}
+
+/// Metrics text in any other form than this library's.
+fn parsed_metrics(text: &str) -> Result<UsageMetrics> {
     // What most other writers write: an object of non-negative integers, read straight into
     // the struct. Anything else (a duplicate key, a float, a string, not an
     // object) takes the exact path, which names what is wrong, or accepts it as it always did.
@@ -547,8 +553,13 @@ fn metrics_from_text(text: &str) -> Result<UsageMetrics> {
 
 /// A `usage_events.timestamp` text as an instant.
 fn event_timestamp(text: &str) -> Result<Timestamp> {
-    Timestamp::parse_lenient(text, "usage_events.timestamp")
-        .map_err(|e| corrupt(e.message().to_owned()))
+    stored_timestamp(text, "usage_events.timestamp").map(|(at, _)| at)
+}
+
+/// A stored timestamp (`field` names its column), and whether its text is exactly what this
+/// library writes for it; any other text a file may hold is read as before, a bad one is damage.
+fn stored_timestamp(text: &str, field: &str) -> Result<(Timestamp, bool)> {
+    Timestamp::parse_stored(text, field).map_err(|e| corrupt(e.message().to_owned()))
 }
 
 /// A `usage_events` row ([`EVENT_COLUMNS`]) checked and read, its text borrowed from the row.
@@ -556,11 +567,13 @@ struct EventParts<'a> {
     /// `id`, `task_id`, `agent_id`, `consumer_id`.
     ids: [&'a str; 4],
     metrics: UsageMetrics,
-    /// The row's metrics text, when it is what this library writes for `metrics`.
-    metrics_text: Option<&'a str>,
+    /// The row's metrics text, and whether it is what this library writes for `metrics`.
+    metrics_text: &'a str,
+    metrics_canonical: bool,
     timestamp: Timestamp,
-    /// The row's timestamp text, when it is what this library writes for `timestamp`.
-    timestamp_text: Option<&'a str>,
+    /// The row's timestamp text, and whether it is what this library writes for `timestamp`.
+    timestamp_text: &'a str,
+    timestamp_canonical: bool,
 }
 
 fn event_parts<C: Cell>(row: &[C]) -> Result<EventParts<'_>> {
@@ -571,22 +584,19 @@ fn event_parts<C: Cell>(row: &[C]) -> Result<EventParts<'_>> {
         col_str(row, 2, t, "agent_id")?,
         col_str(row, 3, t, "consumer_id")?,
     ];
-    let text = col_str(row, 4, t, "metrics")?;
-    let (metrics, metrics_text) = match written_metrics(text) {
-        Some(m) => (m, Some(text)),
-        None => (metrics_from_text(text)?, None),
-    };
-    let text = col_str(row, 5, t, "timestamp")?;
-    let (timestamp, timestamp_text) = match Timestamp::read_canonical(text) {
-        Some(at) => (at, Some(text)),
-        None => (event_timestamp(text)?, None),
-    };
+    let metrics_text = col_str(row, 4, t, "metrics")?;
+    let (metrics, metrics_canonical) = stored_metrics(metrics_text)?;
+    let timestamp_text = col_str(row, 5, t, "timestamp")?;
+    let (timestamp, timestamp_canonical) =
+        stored_timestamp(timestamp_text, "usage_events.timestamp")?;
     Ok(EventParts {
         ids,
         metrics,
         metrics_text,
+        metrics_canonical,
         timestamp,
         timestamp_text,
+        timestamp_canonical,
     })
 }
 
@@ -598,13 +608,19 @@ fn push_event_row<C: Cell>(out: &mut String, row: &[C]) -> Result<()> {
     push_event_json_by(
         out,
         e.ids,
-        |out| match e.metrics_text {
-            Some(text) => out.push_str(text),
-            None => e.metrics.push_json(out),
+        |out| {
+            if e.metrics_canonical {
+                out.push_str(e.metrics_text);
+            } else {
+                e.metrics.push_json(out);
+            }
         },
-        |out| match e.timestamp_text {
-            Some(text) => out.push_str(text),
-            None => e.timestamp.push_iso(out),
+        |out| {
+            if e.timestamp_canonical {
+                out.push_str(e.timestamp_text);
+            } else {
+                e.timestamp.push_iso(out);
+            }
         },
     );
     Ok(())
