@@ -705,6 +705,18 @@ fn empty_database() -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// The checks of an existing file made before the engine sees it: its header, then the
+/// structure a reader sees — the main file with the log's committed frames (after a checkpoint
+/// cut short, the main file alone points at pages only the log holds): every b-tree page
+/// ([`super::check`]) and the schema's automatic indexes.
+fn check_file(main: &[u8], wal: Option<&[u8]>) -> Result<()> {
+    let page_size = validate_header(main)?;
+    let current = super::wal::apply(main, wal, page_size);
+    let page_size = validate_image(&current)?;
+    let schema = super::check::check_structure(&current, page_size).map_err(DbError::Corrupt)?;
+    check_automatic_indexes(&schema)
+}
+
 /// The "version-valid-for" number turso_core 0.8.3 writes in a new database's header.
 const ENGINE_VERSION_VALID_FOR: u32 = 3_047_000;
 
@@ -735,16 +747,7 @@ impl Db {
             Some(f) => Some(read_all(f.as_ref()).map_err(DbError::Io)?),
             None => None,
         };
-        let page_size = validate_header(&existing)?;
-        {
-            // The structure a reader sees: the main file with the log's committed frames (after
-            // a checkpoint cut short, the main file alone points at pages only the log holds).
-            let current = super::wal::apply(&existing, wal.as_deref(), page_size);
-            let page_size = validate_image(&current)?;
-            let schema =
-                super::check::check_structure(&current, page_size).map_err(DbError::Corrupt)?;
-            check_automatic_indexes(&schema)?;
-        }
+        check_file(&existing, wal.as_deref())?;
         if private {
             drop(existing);
             let db = Self::open_unchecked(store, path, true).map_err(refused)?;
@@ -761,6 +764,19 @@ impl Db {
             probe.validate().map_err(refused)?;
         }
         Self::open_unchecked(store, path, true)
+    }
+
+    /// An existing database image that is this database's own, `bytes` (not empty), put in
+    /// `store` at `path` once checked: the checks of [`Db::open`] for a private store, on the
+    /// bytes as given instead of a copy read back from the store, then the contract's tables
+    /// where missing.
+    pub fn open_image(store: Arc<MemoryStore>, path: &str, bytes: Vec<u8>) -> Result<Db> {
+        check_file(&bytes, None)?;
+        store.put(path, bytes);
+        let db = Self::open_unchecked(store, path, true).map_err(refused)?;
+        db.validate().map_err(refused)?;
+        db.create_schema()?;
+        Ok(db)
     }
 
     /// The engine's own checks of an existing file: integrity, the contract's tables, then the

@@ -346,8 +346,8 @@ impl SqliteStateDb {
                     )));
                 };
                 Ok(Self::wrap(
-                    js(asap_state::SqliteStateDb::open_bytes(
-                        &data,
+                    js(asap_state::SqliteStateDb::open_bytes_vec(
+                        data,
                         runtime::host(),
                     ))?,
                     None,
