@@ -567,13 +567,11 @@ struct EventParts<'a> {
     /// `id`, `task_id`, `agent_id`, `consumer_id`.
     ids: [&'a str; 4],
     metrics: UsageMetrics,
-    /// The row's metrics text, and whether it is what this library writes for `metrics`.
-    metrics_text: &'a str,
-    metrics_canonical: bool,
+    /// The row's metrics text when it is exactly what this library writes for `metrics`.
+    metrics_text: Option<&'a str>,
     timestamp: Timestamp,
-    /// The row's timestamp text, and whether it is what this library writes for `timestamp`.
-    timestamp_text: &'a str,
-    timestamp_canonical: bool,
+    /// The row's timestamp text when it is exactly what this library writes for `timestamp`.
+    timestamp_text: Option<&'a str>,
 }
 
 fn event_parts<C: Cell>(row: &[C]) -> Result<EventParts<'_>> {
@@ -592,11 +590,9 @@ fn event_parts<C: Cell>(row: &[C]) -> Result<EventParts<'_>> {
     Ok(EventParts {
         ids,
         metrics,
-        metrics_text,
-        metrics_canonical,
+        metrics_text: metrics_canonical.then_some(metrics_text),
         timestamp,
-        timestamp_text,
-        timestamp_canonical,
+        timestamp_text: timestamp_canonical.then_some(timestamp_text),
     })
 }
 
@@ -608,19 +604,13 @@ fn push_event_row<C: Cell>(out: &mut String, row: &[C]) -> Result<()> {
     push_event_json_by(
         out,
         e.ids,
-        |out| {
-            if e.metrics_canonical {
-                out.push_str(e.metrics_text);
-            } else {
-                e.metrics.push_json(out);
-            }
+        |out| match e.metrics_text {
+            Some(text) => out.push_str(text),
+            None => e.metrics.push_json(out),
         },
-        |out| {
-            if e.timestamp_canonical {
-                out.push_str(e.timestamp_text);
-            } else {
-                e.timestamp.push_iso(out);
-            }
+        |out| match e.timestamp_text {
+            Some(text) => out.push_str(text),
+            None => e.timestamp.push_iso(out),
         },
     );
     Ok(())

@@ -727,11 +727,10 @@ impl Db {
     /// `PRAGMA integrity_check` and the contract's tables ([`schema::check_columns`]) — so a damaged file
     /// is `Corrupt` (or `SchemaMismatch`), never a panic.
     ///
-    /// `private` says the store is this database's own copy (an image): it is then checked in
-    /// place. Otherwise the engine's checks run on a copy in memory first, because opening can
-    /// write (the engine switches a rollback-journal file to WAL mode), and a file that is
-    /// refused must be left exactly as it was.
-    pub fn open(store: Arc<dyn BackingStore>, path: &str, private: bool) -> Result<Db> {
+    /// The engine's checks run on a copy in memory first, because opening can write (the engine
+    /// switches a rollback-journal file to WAL mode), and a file that is refused must be left
+    /// exactly as it was. (A database's own image is checked in place: [`Db::open_image`].)
+    pub fn open(store: Arc<dyn BackingStore>, path: &str) -> Result<Db> {
         let existing = match store.open(path, false).map_err(DbError::Io)? {
             Some(f) => read_all(f.as_ref()).map_err(DbError::Io)?,
             None => Vec::new(),
@@ -748,12 +747,6 @@ impl Db {
             None => None,
         };
         check_file(&existing, wal.as_deref())?;
-        if private {
-            drop(existing);
-            let db = Self::open_unchecked(store, path, true).map_err(refused)?;
-            db.validate().map_err(refused)?;
-            return Ok(db);
-        }
         let scratch = Arc::new(MemoryStore::new());
         scratch.put(PROBE_PATH, existing);
         if let Some(wal) = wal {
@@ -767,15 +760,14 @@ impl Db {
     }
 
     /// An existing database image that is this database's own, `bytes` (not empty), put in
-    /// `store` at `path` once checked: the checks of [`Db::open`] for a private store, on the
-    /// bytes as given instead of a copy read back from the store, then the contract's tables
-    /// where missing.
+    /// `store` at `path` once checked: the checks of [`Db::open`], in place (nobody else sees
+    /// these bytes, so no copy is needed to leave them untouched on refusal), on the bytes as
+    /// given; `validate` gives it the contract's tables where missing.
     pub fn open_image(store: Arc<MemoryStore>, path: &str, bytes: Vec<u8>) -> Result<Db> {
         check_file(&bytes, None)?;
         store.put(path, bytes);
         let db = Self::open_unchecked(store, path, true).map_err(refused)?;
         db.validate().map_err(refused)?;
-        db.create_schema()?;
         Ok(db)
     }
 
@@ -795,7 +787,7 @@ impl Db {
     /// database [`crate::sql::image`] writes, in WAL mode: the engine reads a schema instead of
     /// planning and running the schema script, which was most of a cold start. Any other file
     /// is opened by [`Db::open`] (checked) and gets the tables it lacks.
-    pub fn open_with_schema(store: Arc<dyn BackingStore>, path: &str, private: bool) -> Result<Db> {
+    pub fn open_with_schema(store: Arc<dyn BackingStore>, path: &str) -> Result<Db> {
         if Self::is_new(store.as_ref(), path)? {
             let file = store
                 .open(path, true)
@@ -805,7 +797,7 @@ impl Db {
             file.sync().map_err(DbError::Io)?;
             return Self::open_unchecked(store, path, false);
         }
-        let db = Self::open(store, path, private)?;
+        let db = Self::open(store, path)?;
         db.create_schema()?;
         Ok(db)
     }
@@ -1086,7 +1078,7 @@ mod tests {
 
     /// A fresh database image with the contract's tables.
     fn image() -> Vec<u8> {
-        let db = Db::open(Arc::new(MemoryStore::new()), "img.db", true).unwrap();
+        let db = Db::open(Arc::new(MemoryStore::new()), "img.db").unwrap();
         db.create_schema().unwrap();
         db.export_bytes().unwrap()
     }
@@ -1274,14 +1266,12 @@ mod tests {
             validate_image(&torn).is_err(),
             "the main file alone is short"
         );
-        for private in [true, false] {
-            let store = Arc::new(MemoryStore::new());
-            store.put("t.db", torn.clone());
-            store.put("t.db-wal", wal.clone());
-            let db = Db::open(store, "t.db", private).unwrap();
-            let rows = db.query("SELECT count(*) FROM snapshots", &[]).unwrap();
-            assert_eq!(rows[0][0].as_int(), Some(100));
-        }
+        let store = Arc::new(MemoryStore::new());
+        store.put("t.db", torn);
+        store.put("t.db-wal", wal);
+        let db = Db::open(store, "t.db").unwrap();
+        let rows = db.query("SELECT count(*) FROM snapshots", &[]).unwrap();
+        assert_eq!(rows[0][0].as_int(), Some(100));
     }
 
     #[test]
@@ -1465,7 +1455,7 @@ mod tests {
             .to_string()
             .contains("remove: no store"));
         assert_eq!(
-            Db::open(Arc::new(BrokenStore), "a.db", false).err(),
+            Db::open(Arc::new(BrokenStore), "a.db").err(),
             Some(DbError::Io("no store".into()))
         );
     }
@@ -1473,7 +1463,7 @@ mod tests {
     #[test]
     fn open_of_a_missing_file_creates_a_fresh_database() {
         let store = Arc::new(MemoryStore::new());
-        let db = Db::open(store.clone(), "fresh.db", false).unwrap();
+        let db = Db::open(store.clone(), "fresh.db").unwrap();
         db.create_schema().unwrap();
         assert!(store.contents("fresh.db").is_some());
         schema::check_columns(&db).unwrap();
@@ -1482,7 +1472,7 @@ mod tests {
 
     #[test]
     fn checkpoint_inside_a_transaction_is_refused() {
-        let db = Db::open(Arc::new(MemoryStore::new()), "t.db", true).unwrap();
+        let db = Db::open(Arc::new(MemoryStore::new()), "t.db").unwrap();
         db.create_schema().unwrap();
         db.exec("BEGIN", &[]).unwrap();
         assert!(db.in_transaction());

@@ -74,17 +74,14 @@ impl SqliteStateDb {
         let store = Arc::new(MemoryStore::new());
         let db = match bytes {
             Some(bytes) => Db::open_image(store, IMAGE_PATH, bytes)?,
-            None => {
-                store.put(IMAGE_PATH, Vec::new());
-                open_db(store, IMAGE_PATH, true)?
-            }
+            None => open_db(store, IMAGE_PATH)?,
         };
         Ok(Self::wrap(Box::new(db), runtime, Backing::Image, None))
     }
 
     /// The database `path` of a host's file store (a missing file is created).
     pub fn open_store(store: Arc<dyn BackingStore>, path: &str, runtime: Runtime) -> Result<Self> {
-        let db = open_db(store, path, false)?;
+        let db = open_db(store, path)?;
         Ok(Self::wrap(Box::new(db), runtime, Backing::Files, None))
     }
 
@@ -128,7 +125,7 @@ impl SqliteStateDb {
         let text = key.to_str().ok_or_else(|| {
             StateError::InvalidArgument(format!("path {path:?} is not valid UTF-8"))
         })?;
-        let db = open_db(Arc::new(super::backing::FsStore), text, false)?;
+        let db = open_db(Arc::new(super::backing::FsStore), text)?;
         let this = Self::wrap(Box::new(db), runtime, Backing::Files, None);
         if let Ok(mut lock) = this.shared.lock.lock() {
             *lock = Some(lock_file);
@@ -139,6 +136,6 @@ impl SqliteStateDb {
 }
 
 /// Opens (and checks) the database, then creates the contract's tables where missing.
-fn open_db(store: Arc<dyn BackingStore>, path: &str, private: bool) -> Result<Db> {
-    Ok(Db::open_with_schema(store, path, private)?)
+fn open_db(store: Arc<dyn BackingStore>, path: &str) -> Result<Db> {
+    Ok(Db::open_with_schema(store, path)?)
 }
