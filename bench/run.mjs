@@ -52,6 +52,8 @@ const config = args.smoke
       coldRuns: 1,
       workerdRuns: 1,
       durableOps: 20,
+      durableWarmCalls: 20,
+      durableWarmOps: 20,
       langgraphSteps: 10,
     }
   : {
@@ -78,6 +80,8 @@ const config = args.smoke
       coldRuns: 7,
       workerdRuns: 3,
       durableOps: 300,
+      durableWarmCalls: 20_000,
+      durableWarmOps: 1_000,
       langgraphSteps: 100,
     };
 
