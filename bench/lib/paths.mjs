@@ -20,3 +20,21 @@ export function packageDir(name) {
 export function packageVersion(name) {
   return JSON.parse(readFileSync(join(packageDir(name), "package.json"), "utf8")).version;
 }
+
+/**
+ * Miniflare's options for a worker script written under the repository (it imports the built
+ * package by a relative path): ES modules, the .wasm as compiled modules, plus `extra` (bindings).
+ */
+export function workerdOptions(scriptPath, extra = {}) {
+  return {
+    modules: true,
+    scriptPath,
+    modulesRoot: REPO,
+    modulesRules: [
+      { type: "ESModule", include: ["**/*.js"] },
+      { type: "CompiledWasm", include: ["**/*.wasm"] },
+    ],
+    compatibilityDate: "2025-01-01",
+    ...extra,
+  };
+}

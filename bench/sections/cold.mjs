@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { check, fmtStats, progress, ratio, stats } from "../lib/harness.mjs";
-import { BENCH, REPO, packageVersion } from "../lib/paths.mjs";
+import { BENCH, REPO, packageVersion, workerdOptions } from "../lib/paths.mjs";
 
 const PROBES = [
   ["asap-state/memory", "asap-memory", "new MemorySnapshotStore()"],
@@ -75,16 +75,7 @@ export async function workerdSection(config) {
       for (let i = 0; i < config.workerdRuns; i++) {
         progress(`workerd cold start ${key} ${i + 1}/${config.workerdRuns}`);
         const t0 = performance.now();
-        const mf = new Miniflare({
-          modules: true,
-          scriptPath: script,
-          modulesRoot: REPO,
-          modulesRules: [
-            { type: "ESModule", include: ["**/*.js"] },
-            { type: "CompiledWasm", include: ["**/*.wasm"] },
-          ],
-          compatibilityDate: "2025-01-01",
-        });
+        const mf = new Miniflare(workerdOptions(script));
         try {
           const res = await mf.dispatchFetch("http://localhost/");
           const body = await res.text();

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "n
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { check, fmtStats, fmtBytes, progress, ratio, stats } from "../lib/harness.mjs";
-import { REPO } from "../lib/paths.mjs";
+import { REPO, workerdOptions } from "../lib/paths.mjs";
 
 /**
  * The benchmark workers, one per store, each as it would be deployed (the Durable Object worker
@@ -185,17 +185,8 @@ export async function durableSection(config) {
       for (const kind of Object.keys(STORES)) {
         const script = join(tmp, `${kind}.js`);
         writeFileSync(script, (HEAD + STORES[kind] + FETCH).replaceAll("PKG", "../../pkg"));
-        mfs[kind] = new Miniflare({
-          modules: true,
-          scriptPath: script,
-          modulesRoot: REPO,
-          modulesRules: [
-            { type: "ESModule", include: ["**/*.js"] },
-            { type: "CompiledWasm", include: ["**/*.wasm"] },
-          ],
-          compatibilityDate: "2025-01-01",
-          ...(kind === "kv" ? { kvNamespaces: ["STATE"] } : { durableObjects: { STORE: { className: kind === "asap" ? "AsapObject" : "RawObject", useSQLite: true } } }),
-        });
+        const bindings = kind === "kv" ? { kvNamespaces: ["STATE"] } : { durableObjects: { STORE: { className: kind === "asap" ? "AsapObject" : "RawObject", useSQLite: true } } };
+        mfs[kind] = new Miniflare(workerdOptions(script, bindings));
       }
       // A fresh isolate: the first calls of each operation, while V8 still runs the code of
       // both objects unoptimised (WebAssembly as Liftoff code, JavaScript interpreted).
